@@ -1,0 +1,83 @@
+"""Training tasks: the interface for users' code and the built-in workloads.
+
+A task is named in a study spec either by a built-in name (``"mnist1d"``) or as
+``"package.module:function"`` for the user's own code. Built-in workloads are imported
+only when used, so that torch stays an optional dependency.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from scalinglab._errors import InputError
+from scalinglab.tasks._interface import Report, RunConfig, TaskFunction, Trial, nested_shard_indices
+
+__all__ = [
+    "BUILTIN_TASKS",
+    "Report",
+    "RunConfig",
+    "TaskFunction",
+    "Trial",
+    "load_task",
+    "nested_shard_indices",
+    "task_module",
+]
+
+#: Built-in task name -> "module:function". Each module also defines ``INIT_SPEC``, the
+#: commented TOML spec that ``scalinglab init --task NAME`` writes.
+BUILTIN_TASKS: dict[str, str] = {
+    "synthetic": "scalinglab.tasks.synthetic:train",
+    "mnist1d": "scalinglab.tasks.mnist1d:train",
+    "charlm": "scalinglab.tasks.charlm:train",
+    "sklearn": "scalinglab.tasks.sklearn:train",
+    "teacher_student": "scalinglab.tasks.teacher_student:train",
+}
+
+
+def _split_reference(name: str) -> tuple[str, str]:
+    reference = BUILTIN_TASKS.get(name, name)
+    module_name, sep, attr = reference.partition(":")
+    if not sep or not module_name or not attr:
+        raise InputError(
+            f"The 'task' parameter of the study spec must be a built-in task "
+            f"({', '.join(sorted(BUILTIN_TASKS))}) or 'package.module:function'. "
+            f"Got {name!r} instead."
+        )
+    return module_name, attr
+
+
+def task_module(name: str) -> ModuleType:
+    """Import the module that defines task ``name`` (built-in name or ``module:function``)."""
+    module_name, _ = _split_reference(name)
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if name in BUILTIN_TASKS and exc.name and not exc.name.startswith("scalinglab"):
+            raise InputError(
+                f"The built-in task {name!r} needs {exc.name}, which is not installed; "
+                f"install it with: pip install 'scalinglab[all]'"
+            ) from exc
+        raise InputError(
+            f"The 'task' parameter of the study spec names module {module_name!r}, which "
+            f"cannot be imported ({exc}). Check the spelling and that it is on PYTHONPATH."
+        ) from exc
+
+
+def load_task(name: str) -> TaskFunction:
+    """Resolve a task name to its training function.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`BUILTIN_TASKS` or ``"package.module:function"``.
+    """
+    module = task_module(name)
+    _, attr = _split_reference(name)
+    function = getattr(module, attr, None)
+    if not callable(function):
+        raise InputError(
+            f"The 'task' parameter of the study spec names {attr!r} in {module.__name__}, "
+            f"which is not a function there. Check the name after the colon."
+        )
+    return function  # type: ignore[no-any-return]
