@@ -25,13 +25,14 @@ def app() -> None:
 def _register_commands() -> None:
     # Imported here, not at the top, so that each module can import `app` from this one.
     from scalinglab.cli import _fit  # noqa: F401
+    from scalinglab.cli import _study  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     _register_commands()
     try:
-        app.main(args=argv, prog_name="scalinglab", standalone_mode=False)
+        code = app.main(args=argv, prog_name="scalinglab", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -41,3 +42,5 @@ def main(argv: list[str] | None = None) -> None:
     except (ScalingLabError, MissingExtraError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from scalinglab.fitting._bootstrap import BootstrapResult, bootstrap
 from scalinglab.fitting._fit import fit_law, validate_data
+from scalinglab.fitting._frame import FrameFit, GroupFit, fit_frame, prediction_table
 from scalinglab.fitting._frontier import ComputeOptimal, compute_optimal
 from scalinglab.fitting._losses import LOSSES
 from scalinglab.fitting._result import FitResult, Inversion, Prediction
@@ -26,11 +27,15 @@ __all__ = [
     "BootstrapResult",
     "ComputeOptimal",
     "FitResult",
+    "FrameFit",
+    "GroupFit",
     "Inversion",
     "Prediction",
     "bootstrap",
     "compute_optimal",
     "fit_auto",
+    "fit_frame",
     "fit_law",
+    "prediction_table",
     "validate_data",
 ]

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import qmc
 
 from scalinglab._errors import InputError
 from scalinglab.fitting._losses import check_loss
@@ -172,8 +171,7 @@ def _start_thetas(problem: Problem, candidates: list[FloatArray], n_starts: int)
     # parameters, +-50% (or +-0.5 near zero) for the others.
     k = int(free.sum())
     if k and n_starts > 1:
-        sampler = qmc.LatinHypercube(d=k, seed=0)
-        unit = sampler.random(max(2 * n_starts, 8)) * 2 - 1
+        unit = _latin_hypercube(max(2 * n_starts, 8), k) * 2 - 1
         log = problem.log_mask[free]
         width = np.where(log, 1.5, np.maximum(0.5 * np.abs(best[free]), 0.5))
         for u in unit:
@@ -183,6 +181,13 @@ def _start_thetas(problem: Problem, candidates: list[FloatArray], n_starts: int)
             costs.append(problem.cost(theta))
     order = np.argsort(np.nan_to_num(costs, nan=np.inf), kind="stable")
     return [thetas[i] for i in order[: max(n_starts, 1)]]
+
+
+def _latin_hypercube(n: int, d: int, seed: int = 0) -> FloatArray:
+    """``n`` seeded points in [0, 1)^d, one per row and column stratum (McKay et al. 1979)."""
+    rng = np.random.default_rng(seed)
+    strata = np.column_stack([rng.permutation(n) for _ in range(d)])
+    return np.asarray((strata + rng.random((n, d))) / n, dtype=float)
 
 
 def _multistart(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy.special import stdtrit
 
 from scalinglab._errors import InputError
 from scalinglab.laws import Law
@@ -207,7 +207,7 @@ class FitResult:
 
     def _quantile(self, level: float) -> float:
         dof = max(self.dof, 1)
-        return float(stats.t.ppf(0.5 + level / 2, dof))
+        return float(stdtrit(dof, 0.5 + level / 2))
 
     # -- prediction --------------------------------------------------------------------
     def _log_prediction_gradient(self, x: FloatArray) -> FloatArray:

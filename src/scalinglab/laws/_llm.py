@@ -100,8 +100,9 @@ class Kaplan(Law):
     def predict(self, x: ArrayLike, params: ArrayLike) -> FloatArray:
         n_c, d_c, alpha_n, alpha_d = as_params(params, 4, self.name)
         nd = self.check_x(x)
-        inner = np.power(n_c / nd[:, 0], alpha_n / alpha_d) + d_c / nd[:, 1]
-        return np.asarray(np.power(inner, alpha_d), dtype=float)
+        with np.errstate(over="ignore"):
+            inner = np.power(n_c / nd[:, 0], alpha_n / alpha_d) + d_c / nd[:, 1]
+            return np.asarray(np.power(inner, alpha_d), dtype=float)
 
     def starts(self, x: FloatArray, y: FloatArray) -> list[FloatArray]:
         starts = []

@@ -223,9 +223,10 @@ class Pruning(Law):
     def predict(self, x: ArrayLike, params: ArrayLike) -> FloatArray:
         eps_np, eps_up, gamma, p = as_params(params, 4, self.name)
         d = self.check_x(x)
-        r = (eps_up / eps_np) ** (1.0 / gamma)
-        ratio = (d**2 + p**2 * r**2) / (d**2 + p**2)
-        return np.asarray(eps_np * np.power(ratio, gamma / 2.0), dtype=float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = (eps_up / eps_np) ** (1.0 / gamma)
+            ratio = (d**2 + p**2 * r**2) / (d**2 + p**2)
+            return np.asarray(eps_np * np.power(ratio, gamma / 2.0), dtype=float)
 
     def floor(self, params: ArrayLike) -> float:
         # As d grows the ratio tends to 1: the unpruned error.

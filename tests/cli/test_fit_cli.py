@@ -1,0 +1,135 @@
+"""`scalinglab fit` on bad input: one line naming the problem and the fix, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from scalinglab.cli import main; main()", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=120, check=False,
+    )
+
+
+@pytest.fixture
+def curves(tmp_path: Path) -> Path:
+    x = np.logspace(2, 5, 8)
+    rows = []
+    for name, (a, b, c) in {"small": (3.0, 0.3, 0.05), "large": (2.0, 0.4, 0.03)}.items():
+        for xi in x:
+            rows.append({"model": name, "shard_size": xi, "val_error": a * xi**-b + c})
+    path = tmp_path / "runs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def write(tmp_path: Path, text: str, name: str = "bad.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_fit_json_document_per_group(curves: Path):
+    result = run_cli("fit", str(curves), "--x", "shard_size", "--y", "val_error",
+                     "--group", "model", "--law", "power_floor", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["format"] == "scalinglab.fit/1"
+    by_group = {f["group"]["model"]: f for f in doc["fits"]}
+    assert set(by_group) == {"small", "large"}
+    small = by_group["small"]
+    assert small["converged"] is True and small["n_points"] == 8
+    assert small["params"]["b"] == pytest.approx(0.3, rel=1e-4)
+    for key in ("stderr", "intervals", "rmsle", "law"):
+        assert key in small
+
+
+def test_fit_predict_appends_band_columns(curves: Path, tmp_path: Path):
+    new = write(tmp_path, "model,shard_size\nsmall,1000000\nlarge,1000000\n", "new.csv")
+    out = tmp_path / "pred.csv"
+    result = run_cli("fit", str(curves), "--x", "shard_size", "--y", "val_error", "--group", "model",
+                     "--law", "power_floor", "--predict", str(new), "--out", str(out), "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    pred = pd.read_csv(out)
+    assert list(pred.columns) == ["model", "shard_size", "pred", "pred_lower", "pred_upper"]
+    small = pred[pred["model"] == "small"].iloc[0]
+    assert small["pred"] == pytest.approx(3.0 * 1e6**-0.3 + 0.05, rel=1e-3)
+    assert small["pred_lower"] <= small["pred"] <= small["pred_upper"]
+
+
+def test_fit_bootstrap_intervals(curves: Path):
+    result = run_cli("fit", str(curves), "--x", "shard_size", "--y", "val_error", "--group", "model",
+                     "--law", "power", "--bootstrap", "50", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    fit = json.loads(result.stdout)["fits"][0]
+    assert fit["interval_method"] == "bootstrap_percentile"
+    assert fit["bootstrap"]["n_requested"] == 50
+
+
+def test_one_bad_group_is_skipped_the_rest_fitted(tmp_path: Path, curves: Path):
+    frame = pd.read_csv(curves)
+    frame = pd.concat([frame, pd.DataFrame([{"model": "tiny", "shard_size": 10, "val_error": 0.9}])])
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+    result = run_cli("fit", str(path), "--x", "shard_size", "--y", "val_error", "--group", "model",
+                     "--law", "power_floor", "--format", "json")
+    assert result.returncode == 0
+    assert "skipped group {'model': 'tiny'}" in result.stderr
+    fits = json.loads(result.stdout)["fits"]
+    assert sum("error" in f for f in fits) == 1 and len(fits) == 3
+
+
+BAD_CASES = {
+    "misspelled column": (["--x", "shard_sise", "--y", "val_error"], None, ["'shard_sise'", "Did you mean 'shard_size'"]),
+    "missing y column": (["--x", "shard_size", "--y", "loss"], None, ["'loss'", "is not in"]),
+    "unknown law": (["--x", "shard_size", "--y", "val_error", "--law", "powr"], None, ["'powr'", "power_floor", "Did you mean 'power'"]),
+    "2-D law given one x": (["--x", "shard_size", "--y", "val_error", "--law", "chinchilla"], None, ["chinchilla", "2 input column"]),
+    "non-numeric value": (["--x", "n", "--y", "err"], "n,err\n100,0.5\n200,abc\n400,0.3\n", ["'err'", "numeric", "'abc'", "row 2"]),
+    "NaN value": (["--x", "n", "--y", "err"], "n,err\n100,0.5\n200,\n400,0.3\n", ["'err'", "finite", "row 2"]),
+    "inf value": (["--x", "n", "--y", "err"], "n,err\n100,0.5\n200,inf\n400,0.3\n", ["'err'", "finite"]),
+    "x <= 0": (["--x", "n", "--y", "err"], "n,err\n0,0.5\n200,0.4\n400,0.3\n", ["'n'", "> 0", "row 1"]),
+    "y <= 0": (["--x", "n", "--y", "err"], "n,err\n100,0.5\n200,-0.4\n400,0.3\n", ["'err'", "> 0", "row 2"]),
+    "fewer points than parameters": (["--x", "n", "--y", "err", "--law", "power_floor"], "n,err\n100,0.5\n200,0.4\n", ["at least", "(3)", "Got 2"]),
+    "empty file": (["--x", "n", "--y", "err"], "", ["empty"]),
+    "header only": (["--x", "n", "--y", "err"], "n,err\n", ["no data rows"]),
+    "missing file": (["--x", "n", "--y", "err"], "MISSING", ["does not exist"]),
+    "every group fails": (["--x", "n", "--y", "err", "--group", "g", "--law", "power_floor"], "g,n,err\na,1,0.5\nb,2,0.4\n", ["Could not fit any of the 2 groups"]),
+    "eps0 twice": (["--x", "n", "--y", "err", "--eps0", "1", "--eps0-col", "err"], "n,err\n1,0.5\n2,0.4\n3,0.3\n", ["not both"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES), ids=list(BAD_CASES))
+def test_bad_input_gets_one_line_and_exit_2(case: str, tmp_path: Path, curves: Path):
+    args, content, needles = BAD_CASES[case]
+    if content is None:
+        path = curves
+    elif content == "MISSING":
+        path = tmp_path / "nowhere.csv"
+    else:
+        path = write(tmp_path, content)
+    assert_one_line_error(run_cli("fit", str(path), *args), *needles)
+
+
+def test_laws_lists_every_law():
+    result = run_cli("laws", "--format", "json")
+    assert result.returncode == 0
+    names = {d["name"] for d in json.loads(result.stdout)}
+    assert names == {"power", "power_floor", "m3", "m4", "envelope", "bnsl", "joint",
+                     "chinchilla", "kaplan", "pruning"}
