@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install services clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ lint: $(STAMP)
 	$(BIN)/mypy src/scalinglab
 	$(BIN)/lint-imports
 
-test: lint
+# Test services: Debian's chromium (browser test of the report). Installed when missing and
+# this user can install packages; the tests that need it skip with the reason otherwise.
+services:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "note: chromium could not be installed; the browser tests will skip"; }
+
+test: lint services
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 clean:

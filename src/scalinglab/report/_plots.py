@@ -1,0 +1,183 @@
+"""Plots of a study analysis, in scikit-learn's Display style.
+
+``Display.from_analysis(analysis)`` collects what to draw; ``plot(ax=None)`` draws it on a
+matplotlib axis (a new figure if none) and returns the display, with ``ax_`` and
+``figure_`` set. matplotlib is imported only here, on the drawing path.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scalinglab._errors import require_extra
+from scalinglab.analysis import StudyAnalysis
+
+__all__ = [
+    "BacktestDisplay",
+    "JointDisplay",
+    "LearningCurveDisplay",
+    "ModelSizeDisplay",
+]
+
+_BAND = "#4C72B0"
+_POINTS = "#222222"
+_SEEDS = "#9AA5B1"
+
+
+def _axis(ax: Any) -> Any:
+    if ax is not None:
+        return ax
+    plt = require_extra("matplotlib.pyplot", "report")
+    _, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
+    return ax
+
+
+def _finish(display: Any, ax: Any, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8, loc="best")
+    display.ax_ = ax
+    display.figure_ = ax.figure
+
+
+@dataclass
+class LearningCurveDisplay:
+    """Learning curve eps(m) on log-log axes: seeds, best-fit points, law, band, regions."""
+
+    analysis: StudyAnalysis
+
+    @classmethod
+    def from_analysis(cls, analysis: StudyAnalysis) -> LearningCurveDisplay:
+        return cls(analysis)
+
+    def plot(self, ax: Any = None, extrapolate: float = 8.0) -> LearningCurveDisplay:
+        a = self.analysis
+        lc = a.learning_curve
+        ax = _axis(ax)
+        cells = a.cells
+        if cells and len(cells.get("shard_size", [])):
+            seed_scores = cells["seed_scores"]
+            for j in range(seed_scores.shape[1]):
+                ax.scatter(cells["shard_size"], seed_scores[:, j], s=8, color=_SEEDS, alpha=0.5,
+                           label="runs (every model, seed)" if j == 0 else None, zorder=1)
+        ax.scatter(lc.shard_size, lc.error, s=36, color=_POINTS, zorder=3,
+                   label="best-fit model per shard (median of seeds)")
+        x = np.logspace(math.log10(lc.shard_size.min()), math.log10(lc.shard_size.max() * extrapolate), 200)
+        band = lc.fit.predict(x, level=a.level)
+        name = (lc.fit.selection or {}).get("winner", lc.fit.law.name)
+        ax.plot(x, band.value, color=_BAND, lw=2, label=f"fit ({name})", zorder=2)
+        ax.fill_between(x, band.lower, band.upper, color=_BAND, alpha=0.18,
+                        label=f"{int(a.level * 100)}% prediction band")
+        regions = lc.regions
+        if regions is not None:
+            lo_x, hi_x = x.min(), x.max()
+            if math.isfinite(regions.small_data_end) and regions.small_data_end > lo_x:
+                ax.axvspan(lo_x, min(regions.small_data_end, hi_x), color="#DD8452", alpha=0.12,
+                           label="small-data region")
+            if math.isfinite(regions.irreducible_start) and regions.irreducible_start < hi_x:
+                ax.axvspan(max(regions.irreducible_start, lo_x), hi_x, color="#55A868", alpha=0.12,
+                           label="irreducible-error region")
+        bt = a.backtest
+        if bt is not None:
+            ax.errorbar(bt.shard_size, bt.predicted,
+                        yerr=[bt.predicted - bt.lower, bt.upper - bt.predicted],
+                        fmt="x", color="#C44E52", capsize=3, zorder=4,
+                        label=f"backtest: predicted from shards <= {bt.max_train_size:.4g}")
+        beta = f"beta_g = {lc.beta_g:.3f} [{lc.beta_g_interval[0]:.3f}, {lc.beta_g_interval[1]:.3f}]"
+        _finish(self, ax, f"Learning curve ({beta})", "training-set size m", f"{a.metric} (min over training)")
+        return self
+
+
+@dataclass
+class ModelSizeDisplay:
+    """Parameter count of the best-fit model per shard, with s(m) = sigma m^beta_p."""
+
+    analysis: StudyAnalysis
+
+    @classmethod
+    def from_analysis(cls, analysis: StudyAnalysis) -> ModelSizeDisplay:
+        return cls(analysis)
+
+    def plot(self, ax: Any = None) -> ModelSizeDisplay:
+        ms = self.analysis.model_size
+        ax = _axis(ax)
+        ax.scatter(ms.shard_size, ms.n_params, s=36, color=_POINTS, zorder=3, label="best-fit model")
+        if ms.fit is not None:
+            x = np.logspace(math.log10(ms.shard_size.min()), math.log10(ms.shard_size.max() * 4), 100)
+            band = ms.fit.predict(x, level=self.analysis.level)
+            ax.plot(x, band.value, color=_BAND, lw=2, label="s(m) = sigma m^beta_p")
+            ax.fill_between(x, band.lower, band.upper, color=_BAND, alpha=0.18,
+                            label=f"{int(self.analysis.level * 100)}% band")
+        lo, hi = ms.beta_p_interval
+        _finish(self, ax, f"Model size (beta_p = {ms.beta_p:.3f} [{lo:.3f}, {hi:.3f}])",
+                "training-set size m", "parameters of the best-fit model")
+        return self
+
+
+@dataclass
+class JointDisplay:
+    """Slices of the joint landscape: error against data size, one line per model size."""
+
+    analysis: StudyAnalysis
+
+    @classmethod
+    def from_analysis(cls, analysis: StudyAnalysis) -> JointDisplay:
+        return cls(analysis)
+
+    def plot(self, ax: Any = None) -> JointDisplay:
+        a = self.analysis
+        ax = _axis(ax)
+        if a.joint is None:
+            ax.text(0.5, 0.5, "joint law not fitted", ha="center", transform=ax.transAxes)
+            self.ax_, self.figure_ = ax, ax.figure
+            return self
+        cells = a.cells
+        sizes = np.unique(cells["n_params"])
+        cmap = require_extra("matplotlib", "report").colormaps["viridis"]
+        x = np.logspace(math.log10(cells["shard_size"].min()), math.log10(cells["shard_size"].max() * 4), 100)
+        for i, size in enumerate(sizes):
+            color = cmap(i / max(len(sizes) - 1, 1))
+            mask = cells["n_params"] == size
+            ax.scatter(cells["shard_size"][mask], cells["score"][mask], s=18, color=color, zorder=3)
+            y = a.joint.fit.law.predict(np.column_stack([x, np.full_like(x, size)]), a.joint.fit.values)
+            ax.plot(x, y, color=color, lw=1.4, label=f"{size:.3g} params")
+        fit = a.joint.fit
+        _finish(self, ax, f"Joint law (divergence {100 * fit.divergence_mean:.2f}% +- {100 * fit.divergence_std:.2f}%)",
+                "training-set size n", f"{a.metric}")
+        return self
+
+
+@dataclass
+class BacktestDisplay:
+    """Predicted against observed error on the shards the backtest held out."""
+
+    analysis: StudyAnalysis
+
+    @classmethod
+    def from_analysis(cls, analysis: StudyAnalysis) -> BacktestDisplay:
+        return cls(analysis)
+
+    def plot(self, ax: Any = None) -> BacktestDisplay:
+        bt = self.analysis.backtest
+        ax = _axis(ax)
+        if bt is None:
+            ax.text(0.5, 0.5, "no backtest (fewer than 6 shards)", ha="center", transform=ax.transAxes)
+            self.ax_, self.figure_ = ax, ax.figure
+            return self
+        ax.errorbar(bt.observed, bt.predicted, yerr=[bt.predicted - bt.lower, bt.upper - bt.predicted],
+                    fmt="o", color=_BAND, capsize=3, label=f"{int(bt.level * 100)}% band")
+        lo = min(bt.observed.min(), bt.lower.min()) * 0.9
+        hi = max(bt.observed.max(), bt.upper.max()) * 1.1
+        ax.plot([lo, hi], [lo, hi], color=_POINTS, lw=1, ls="--", label="perfect prediction")
+        _finish(self, ax,
+                f"Backtest: mean |rel. error| {100 * bt.mean_abs_relative_error:.1f}%, coverage {100 * bt.coverage:.0f}%",
+                "observed error", "predicted error")
+        return self
