@@ -38,17 +38,38 @@ ALTERNATIVES: tuple[str, ...] = ("power", "power_floor", "envelope", "m4")
 class CurvesLike(Protocol):
     """What analysis needs of a study: :class:`scalinglab.study.StudyCurves` has it."""
 
-    study: str
-    metric: str
-    shard_size: np.ndarray
-    best_model_size: np.ndarray
-    best_n_params: np.ndarray
-    median_min_val_error: np.ndarray
-    cell_shard_size: np.ndarray
-    cell_model_size: np.ndarray
-    cell_n_params: np.ndarray
-    cell_median_min_val_error: np.ndarray
-    cell_seed_scores: np.ndarray
+    @property
+    def study(self) -> str: ...
+
+    @property
+    def metric(self) -> str: ...
+
+    @property
+    def shard_size(self) -> np.ndarray: ...
+
+    @property
+    def best_model_size(self) -> np.ndarray: ...
+
+    @property
+    def best_n_params(self) -> np.ndarray: ...
+
+    @property
+    def median_min_val_error(self) -> np.ndarray: ...
+
+    @property
+    def cell_shard_size(self) -> np.ndarray: ...
+
+    @property
+    def cell_model_size(self) -> np.ndarray: ...
+
+    @property
+    def cell_n_params(self) -> np.ndarray: ...
+
+    @property
+    def cell_median_min_val_error(self) -> np.ndarray: ...
+
+    @property
+    def cell_seed_scores(self) -> np.ndarray: ...
 
 
 def _interval(fit: FitResult, name: str, level: float, sign: float = 1.0) -> tuple[float, float]:

@@ -211,7 +211,7 @@ def _multistart(
             "data are in the law's domain (positive, finite) and enough in number."
         )
     runs.sort(key=lambda item: item[0] if math.isfinite(item[0]) else math.inf)
-    best_cost, best_theta, best = runs[0]
+    _, best_theta, best = runs[0]
     agreeing = _n_agreeing(runs)
     return build_result(problem, best_theta, best, n_starts=len(runs), agreeing=agreeing)
 

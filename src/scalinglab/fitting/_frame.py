@@ -130,7 +130,8 @@ def numeric_column(frame: pd.DataFrame, col: str, source: str, positive: bool = 
 
 def _row_number(frame: pd.DataFrame, label: Any) -> int:
     """1-based data row number, as a user counts rows of a CSV under its header."""
-    return int(frame.index.get_loc(label)) + 1
+    position = frame.index.get_loc(label)
+    return (int(position) if isinstance(position, int | np.integer) else 0) + 1
 
 
 def fit_frame(
@@ -209,7 +210,8 @@ def fit_frame(
     keys: list[tuple[Any, ...]]
     if group_cols:
         grouped = frame.groupby(list(group_cols), sort=True, dropna=False).indices
-        keys = list(grouped)
+        keys = [k if isinstance(k, tuple) else (k,) for k in grouped]
+        grouped = {k if isinstance(k, tuple) else (k,): v for k, v in grouped.items()}
         index_sets = [grouped[k] for k in keys]
     else:
         keys, index_sets = [()], [np.arange(len(frame))]
@@ -256,7 +258,7 @@ def prediction_table(
     lower, upper = pred.copy(), pred.copy()
     if fits.group_columns:
         grouped = frame.groupby(list(fits.group_columns), sort=False, dropna=False).indices
-        items = list(grouped.items())
+        items: list[tuple[Any, Any]] = list(grouped.items())
     else:
         items = [((), np.arange(len(frame)))]
     for key, idx in items:

@@ -36,10 +36,7 @@ def check_loss(loss: str) -> str:
 def residuals(loss: str, prediction: FloatArray, y: FloatArray) -> FloatArray:
     """The residual vector whose (robust) sum of squares the fit minimises."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if loss == "relative":
-            r = prediction / y - 1.0
-        else:
-            r = np.log(prediction) - np.log(y)
+        r = prediction / y - 1.0 if loss == "relative" else np.log(prediction) - np.log(y)
     bad = ~np.isfinite(r) | ~(prediction > 0)
     if np.any(bad):
         r = np.where(bad, _INVALID_RESIDUAL, r)

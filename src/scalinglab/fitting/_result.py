@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,6 +46,46 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def _first_crossing(
+    f: Callable[[FloatArray], FloatArray], target: FloatArray, log_x_range: tuple[float, float]
+) -> FloatArray:
+    """The smallest x in the range with ``f(x) = target``, per target.
+
+    ``f`` is scanned on a log grid and the first sign change is refined by bisection, so a
+    band edge that turns back (bands widen far from the data) gives its first crossing.
+    ``inf`` where ``f`` never reaches the target in the range, the range's start where it
+    is already past it there.
+    """
+    grid = np.linspace(log_x_range[0], log_x_range[1], 600)
+    values = f(np.exp(grid))
+    out = np.empty(target.shape)
+    for i, t in enumerate(target):
+        g = values - t
+        start_sign = np.sign(g[0])
+        if start_sign == 0:
+            out[i] = np.exp(grid[0])
+            continue
+        changed = np.flatnonzero(np.sign(g) != start_sign)
+        if len(changed) == 0:
+            out[i] = np.inf
+            continue
+        hi_i = int(changed[0])
+        if hi_i == 0:
+            out[i] = np.exp(grid[0])
+            continue
+        lo, hi = grid[hi_i - 1], grid[hi_i]
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if np.sign(f(np.array([np.exp(mid)]))[0] - t) == start_sign:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo < 1e-10:
+                break
+        out[i] = np.exp(0.5 * (lo + hi))
+    return out
 
 
 @dataclass(frozen=True)
@@ -256,28 +297,36 @@ class FitResult:
             )
         x_arr = self.law.check_x(x)
         value = self.law.predict(x_arr, self.values)
-        g = self._log_prediction_gradient(x_arr)
-        var = np.einsum("ij,jk,ik->i", g, self.cov_theta, g)
-        if interval == "prediction":
-            var = var + self.residual_scale**2
-        half = self._quantile(level) * np.sqrt(np.clip(var, 0, None))
+        # A law that carries its own calibrated band (the ensemble of law="auto") gives it.
+        own_band = getattr(self.law, "log_band_halfwidth", None)
+        if own_band is not None:
+            half = own_band(x_arr, self.values, level, interval)
+        else:
+            g = self._log_prediction_gradient(x_arr)
+            var = np.einsum("ij,jk,ik->i", g, self.cov_theta, g)
+            if interval == "prediction":
+                var = var + self.residual_scale**2
+            half = self._quantile(level) * np.sqrt(np.clip(var, 0, None))
         return Prediction(
             x=_readonly(x_arr),
             value=_readonly(value),
             lower=_readonly(value * np.exp(-half)),
             upper=_readonly(value * np.exp(half)),
             level=level,
-            method="delta",
+            method="delta" if own_band is None else "ensemble",
             interval=interval,
         )
 
-    def inverse(self, y_target: ArrayLike, level: float = 0.9, n_draws: int = 2000) -> Inversion:
+    def inverse(self, y_target: ArrayLike, level: float = 0.9) -> Inversion:
         """The input needed to reach ``y_target``, with a band.
 
-        The band comes from ``n_draws`` parameter vectors drawn from the fitted
-        covariance (seeded, so repeatable); targets that some draws cannot reach get an
-        infinite upper end. A target at or below the fitted floor gets ``nan`` and a
-        ``reason``. Hestness et al. 2017, section 2: m* = ((eps_t - gamma)/alpha)^(1/beta_g).
+        The point is the law's inverse (Hestness et al. 2017, section 2:
+        m* = ((eps_t - gamma)/alpha)^(1/beta_g)). The band is where the edges of the
+        ``confidence`` band of :meth:`predict` first cross the target: the optimistic edge
+        gives the lower end, the pessimistic one the upper end, ``inf`` where that edge never
+        reaches the target. Working from the band makes the inverse consistent with
+        :meth:`predict` for every kind of fit, ensembles included. A target at or below the
+        fitted floor gets ``nan`` and a ``reason``.
         """
         level = _check_level(level)
         if not self.law.has_inverse:
@@ -290,18 +339,23 @@ class FitResult:
         feasible = np.isfinite(value) & (value > 0)
         reason = None
         if not np.all(feasible):
+            eps0 = self.law.constants.get("eps0")
             reason = (
                 f"target {target[~feasible].tolist()} is not reachable: the fitted "
                 f"{self.law.name} law approaches a floor of {self.floor:.4g}"
-                + (f" and starts at {self.law.constants['eps0']:.4g}" if "eps0" in self.law.constants else "")
+                + (f" and starts at {eps0:.4g}" if eps0 is not None else "")
                 + "; ask for a target above the floor"
             )
-        rng = np.random.default_rng(0)
-        draws = self._parameter_draws(rng, n_draws)
-        xs = np.array([np.atleast_1d(self.law.inverse(target, v)) for v in draws])
-        xs = np.where(np.isfinite(xs) & (xs > 0), xs, np.inf)
-        lower = np.quantile(xs, 0.5 - level / 2, axis=0)
-        upper = np.quantile(xs, 0.5 + level / 2, axis=0)
+        # From well below the data to 10^15 times beyond it: further is not a plan.
+        log_x_range = (float(np.log(np.min(self.x))) - 10.0, float(np.log(np.max(self.x))) + 35.0)
+        ends = []
+        for edge in ("lower", "upper"):
+            def band_edge(x: FloatArray, edge: str = edge) -> FloatArray:
+                band = self.predict(x, level=level, interval="confidence")
+                return np.asarray(getattr(band, edge), dtype=float)
+
+            ends.append(_first_crossing(band_edge, target, log_x_range))
+        lower, upper = np.minimum(*ends), np.maximum(*ends)
         lower = np.where(feasible, lower, np.nan)
         upper = np.where(feasible, upper, np.nan)
         return Inversion(
