@@ -8,21 +8,34 @@ The fitting engine works on plain arrays with numpy and scipy alone::
     fit.inverse([0.05])                # data needed for 5% error, with a band
 
 Study running, storage, workloads and reports live in subpackages and pull in their
-optional dependencies only when used.
+optional dependencies only when used. The names below are imported on first use, so that
+``import scalinglab`` (in every worker process) stays cheap.
 """
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from scalinglab._errors import ConvergenceWarning, InputError, MissingExtraError, ScalingLabError
-from scalinglab.fitting import FitResult, bootstrap, compute_optimal, fit_law
-from scalinglab.laws import get_law
+
+if TYPE_CHECKING:
+    from scalinglab.fitting import FitResult, bootstrap, compute_optimal, fit_law
+    from scalinglab.laws import get_law
 
 try:
     __version__ = version("scalinglab")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
+
+_LAZY = {
+    "FitResult": "scalinglab.fitting",
+    "bootstrap": "scalinglab.fitting",
+    "compute_optimal": "scalinglab.fitting",
+    "fit_law": "scalinglab.fitting",
+    "get_law": "scalinglab.laws",
+}
 
 __all__ = [
     "ConvergenceWarning",
@@ -36,3 +49,9 @@ __all__ = [
     "fit_law",
     "get_law",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'scalinglab' has no attribute {name!r}")

@@ -1,0 +1,115 @@
+"""Benchmarks of the study engine (issue 4).
+
+    python benchmarks/engine.py [--quick]
+
+1. Scheduling overhead per run: 2,000 runs of a no-op task (the synthetic task with one
+   epoch), 1 local worker, SQLite. Goal <= 5 ms per run (Optuna + SQLite: ~19 ms per trial).
+2. Throughput of 2 workers vs 1 on a CPU-bound task. Goal >= 1.8x.
+3. Time to aggregate 100,000 stored runs into curves. Goal <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from scalinglab.storage import RunState, open_storage, utcnow
+from scalinglab.storage._models import runs as runs_table
+from scalinglab.study import StudySpec, run_study, study_curves
+
+
+def _spec(name: str, n_shards: int, n_sizes: int, n_seeds: int, **train: float) -> StudySpec:
+    return StudySpec.from_dict({
+        "name": name, "task": "synthetic", "seeds": n_seeds,
+        "data": {"shard_sizes": [64 * 2**i for i in range(n_shards)]},
+        "model": {"sizes": [float(i + 1) for i in range(n_sizes)]},
+        "train": {"epochs": 1, **train},
+        "search": {"method": "grid"},
+    })
+
+
+def _busy_span_s(db: Path, name: str) -> float:
+    store = open_storage(db)
+    study = store.get_study(name)
+    assert study is not None
+    runs = store.get_runs(study.id, [RunState.COMPLETE])
+    start = min(r.started_at for r in runs if r.started_at)
+    end = max(r.finished_at for r in runs if r.finished_at)
+    return (end - start).total_seconds()
+
+
+def overhead(tmp: Path, n_runs: int) -> None:
+    n_seeds = n_runs // 200
+    spec = _spec("noop", 10, 20, n_seeds)
+    t0 = time.perf_counter()
+    summary = run_study(spec, storage=tmp / "noop.db", workers=1, progress=False)
+    wall = time.perf_counter() - t0
+    assert summary.n_complete == n_runs, summary
+    span = _busy_span_s(tmp / "noop.db", "noop")
+    print(f"[1] scheduling overhead, no-op task, {n_runs} runs, 1 worker, SQLite:")
+    print(f"    {1000 * wall / n_runs:.2f} ms/run end to end (wall {wall:.2f} s incl. worker "
+          f"start and planning); {1000 * span / n_runs:.2f} ms/run in steady state "
+          f"(first claim to last finish). Goal <= 5 ms.")
+
+
+def throughput(tmp: Path, n_runs: int, burn_s: float) -> None:
+    rates = {}
+    for workers in (1, 2):
+        name = f"cpu{workers}"
+        spec = _spec(name, 2, n_runs // 2, 1, burn_s=burn_s)
+        t0 = time.perf_counter()
+        summary = run_study(spec, storage=tmp / f"{name}.db", workers=workers, progress=False)
+        wall = time.perf_counter() - t0
+        assert summary.n_complete == n_runs, summary
+        span = _busy_span_s(tmp / f"{name}.db", name)
+        rates[workers] = (n_runs / wall, n_runs / span)
+        print(f"[2] CPU-bound task ({burn_s * 1000:.0f} ms/run), {workers} worker(s): "
+              f"{n_runs / wall:.2f} runs/s end to end, {n_runs / span:.2f} runs/s steady")
+    print(f"    speed-up 2 vs 1 workers: {rates[2][0] / rates[1][0]:.2f}x end to end, "
+          f"{rates[2][1] / rates[1][1]:.2f}x steady state. Goal >= 1.8x.")
+
+
+def aggregation(tmp: Path, n_runs: int) -> None:
+    store = open_storage(tmp / "agg.db")
+    spec = _spec("agg", 20, 50, n_runs // 1000)
+    study = store.create_study(spec.name, spec.task, spec.to_dict())
+    rng = np.random.default_rng(0)
+    now = utcnow()
+    rows = [
+        {"study_id": study.id, "shard_index": i, "shard_size": spec.shard_sizes[i],
+         "model_size": float(s), "seed": seed, "config_key": spec.config_key,
+         "params_json": "{}", "phase": 0, "state": "COMPLETE", "created_at": now,
+         "attempts": 1, "failures": 0, "score": float(rng.random()), "n_params": float(s * s)}
+        for i in range(len(spec.shard_sizes)) for s in spec.model_sizes for seed in spec.seeds
+    ]
+    engine = store.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(runs_table), rows)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        curves = study_curves("agg", store)
+        times.append(time.perf_counter() - t0)
+    assert len(curves.cell_model_size) == 1000
+    print(f"[3] aggregate {len(rows):,} stored runs into curves: best {min(times):.3f} s, "
+          f"first {times[0]:.3f} s (one SQL query + pandas groupby). Goal <= 1 s.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        overhead(tmp, 400 if args.quick else 2000)
+        throughput(tmp, 20 if args.quick else 60, 0.1)
+        aggregation(tmp, 10_000 if args.quick else 100_000)
+
+
+if __name__ == "__main__":
+    main()

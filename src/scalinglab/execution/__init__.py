@@ -1,0 +1,35 @@
+"""Execution of a study's runs: the executor interface, the local worker pool, the lifecycle.
+
+Workers claim WAITING runs straight from the storage (an atomic state change), train them
+with the study's task, beat a heartbeat while they train, and store the curve and final
+metrics. :class:`LocalExecutor` (the default) runs long-lived worker processes on this
+machine; :class:`InProcessExecutor` runs in the calling process (``workers=0``). Other
+executors (Ray) implement :class:`Executor`.
+"""
+
+from __future__ import annotations
+
+from scalinglab.execution._local import (
+    Executor,
+    InProcessExecutor,
+    LocalExecutor,
+    WorkerDeath,
+    pid_alive,
+    release_orphans,
+    running,
+)
+from scalinglab.execution._worker import WorkerJob, execute_run, worker_id, worker_loop
+
+__all__ = [
+    "Executor",
+    "InProcessExecutor",
+    "LocalExecutor",
+    "WorkerDeath",
+    "WorkerJob",
+    "execute_run",
+    "pid_alive",
+    "release_orphans",
+    "running",
+    "worker_id",
+    "worker_loop",
+]

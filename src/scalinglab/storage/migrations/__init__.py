@@ -1,0 +1,1 @@
+"""Alembic migrations of the scalinglab storage schema (run by scalinglab.storage.upgrade)."""

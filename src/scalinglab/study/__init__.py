@@ -1,0 +1,42 @@
+"""Scaling studies: the spec, nested shards, the search, running and aggregating.
+
+A study is declared once (:class:`StudySpec`, from TOML or a dict, docs/spec.md), run or
+resumed by :func:`run_study` on a pool of workers, stored run by run (with training curves)
+in a :mod:`scalinglab.storage` backend, and aggregated by :func:`study_curves` into the
+learning curve eps(m) and the model-size curve s(m) of Hestness et al. 2017.
+"""
+
+from __future__ import annotations
+
+from scalinglab.storage import open_storage
+from scalinglab.study._aggregate import StudyCurves, aggregate_runs, study_curves
+from scalinglab.study._run import StudySummary, create_study, run_study, study_status
+from scalinglab.study._search import plan_runs
+from scalinglab.study._spec import (
+    DataAxis,
+    ExecutionSpec,
+    ModelAxis,
+    SearchSpec,
+    StudySpec,
+    geometric_shard_sizes,
+)
+from scalinglab.tasks import nested_shard_indices
+
+__all__ = [
+    "DataAxis",
+    "ExecutionSpec",
+    "ModelAxis",
+    "SearchSpec",
+    "StudyCurves",
+    "StudySpec",
+    "StudySummary",
+    "aggregate_runs",
+    "create_study",
+    "geometric_shard_sizes",
+    "nested_shard_indices",
+    "open_storage",
+    "plan_runs",
+    "run_study",
+    "study_curves",
+    "study_status",
+]

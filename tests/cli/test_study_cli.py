@@ -1,0 +1,77 @@
+"""The study commands, end to end in subprocesses (as a user runs them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args: str, cwd, env=None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "SCALINGLAB_STORAGE"}
+    environment.update(env or {})
+    return subprocess.run([sys.executable, "-m", "scalinglab", *args], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_init_run_curve_status_runs(tmp_path):
+    out = cli("init", "--task", "synthetic", "s.toml", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = (tmp_path / "s.toml").read_text()
+    # Make the demo quicker for the test; the file stays the one init wrote otherwise.
+    (tmp_path / "s.toml").write_text(text.replace("sleep_s = 0.05", "sleep_s = 0.0"))
+    out = cli("run", "s.toml", "--workers", "2", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "scalinglab.db").exists()
+    out = cli("curve", "synthetic-demo", "--format", "json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    curve = json.loads(out.stdout)
+    assert len(curve["shards"]) == 7 and curve["cells"]
+    out = cli("curve", "synthetic-demo", "--format", "csv", cwd=tmp_path)
+    assert out.stdout.splitlines()[0].startswith("shard_index,shard_size,best_model_size")
+    out = cli("status", "synthetic-demo", cwd=tmp_path)
+    assert "(complete)" in out.stdout
+    out = cli("runs", "synthetic-demo", "--format", "csv", cwd=tmp_path)
+    assert out.returncode == 0 and "COMPLETE" in out.stdout
+    out = cli("runs", "synthetic-demo", "--format", "json", cwd=tmp_path)
+    assert all(r["state"] == "COMPLETE" for r in json.loads(out.stdout))
+    out = cli("studies", cwd=tmp_path)
+    assert "synthetic-demo" in out.stdout
+    # Running again resumes: nothing left to do.
+    out = cli("run", "s.toml", "--workers", "1", cwd=tmp_path)
+    assert out.returncode == 0 and "0 failed" in out.stdout
+
+
+def test_bad_spec_is_one_line_exit_2_nothing_written(tmp_path):
+    (tmp_path / "bad.toml").write_text(
+        'name = "b"\ntask = "synthetic"\n[data]\nmin_shard_size = 8\nmax_shard_size = 64\n'
+        'growth = 0.5\n[model]\nsizes = [1, 2]\n')
+    out = cli("run", "bad.toml", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: The 'data.growth' parameter of bad.toml must be a number in [1.2, 10]. "
+        "Got 0.5 instead."]
+    assert not (tmp_path / "scalinglab.db").exists()
+
+
+def test_unknown_field_and_unknown_study(tmp_path):
+    (tmp_path / "bad.toml").write_text(
+        'name = "b"\ntask = "synthetic"\n[data]\nmin_shard_size = 8\nmax_shard_size = 64\n'
+        '[model]\nsizes = [1, 2]\nsize = 3\n')
+    out = cli("run", "bad.toml", cwd=tmp_path)
+    assert out.returncode == 2 and "did you mean 'model.sizes'?" in out.stderr
+    out = cli("status", "nope", cwd=tmp_path)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_init_specs_of_builtin_tasks_are_valid(tmp_path):
+    import tomllib
+
+    from scalinglab.study import StudySpec
+    from scalinglab.tasks import synthetic
+
+    StudySpec.from_dict(tomllib.loads(synthetic.INIT_SPEC))
