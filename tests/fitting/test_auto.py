@@ -1,0 +1,94 @@
+"""``law="auto"``: the validated geometric-mean ensemble and its band."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from scalinglab.fitting import fit_law
+from scalinglab.fitting._ensemble import Ensemble
+from scalinglab.fitting._extrapolate import batch_fit
+
+
+def _bending_curve(n: int = 12, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """An M4-like curve: leaves the plateau at 1, approaches a floor of 0.1."""
+    rng = np.random.default_rng(seed)
+    x = np.logspace(3, 6, n)
+    y = 0.1 + 0.9 / (1 + (x / 2e4) ** 0.6)
+    return x, y * np.exp(noise * rng.standard_normal(n))
+
+
+def test_auto_returns_an_ensemble_with_reasons() -> None:
+    x, y = _bending_curve()
+    fit = fit_law("auto", x, y, eps0=1.0)
+    assert isinstance(fit.law, Ensemble)
+    sel = fit.selection
+    assert sel is not None and sel["method"] == "ensemble" and sel["reason"]
+    kept = [m for m in sel["members"] if m["weight"] > 0]
+    assert kept and sum(m["weight"] for m in kept) == pytest.approx(1.0)
+    json.dumps(fit.to_dict())  # JSON-able
+    assert fit.rmsle < 0.02
+
+
+def test_auto_extrapolates_a_clean_saturating_curve() -> None:
+    x, y = _bending_curve(n=16)
+    fit = fit_law("auto", x[:10], y[:10], eps0=1.0)
+    pred = fit.predict(x[10:], level=0.9)
+    err = np.abs(np.log(pred.value) - np.log(y[10:]))
+    assert np.max(err) < 0.05
+    assert pred.method == "ensemble"
+    assert np.all(pred.lower < pred.value) and np.all(pred.value < pred.upper)
+    # The band widens with the extrapolation distance.
+    width = np.log(pred.upper / pred.lower)
+    assert width[-1] >= width[0]
+
+
+def test_ensemble_predict_matches_geometric_mean_of_members() -> None:
+    x, y = _bending_curve(noise=0.01)
+    fit = fit_law("auto", x, y, eps0=1.0)
+    law = fit.law
+    assert isinstance(law, Ensemble)
+    logs = [np.log(m.predict(x, p)) for (_, m), p in zip(law.members, law.split(fit.values), strict=True)]
+    expected = np.exp(np.average(logs, axis=0, weights=law.weights))
+    np.testing.assert_allclose(fit.predict(x).value, expected, rtol=1e-10)
+
+
+def test_unknown_bound_is_stated() -> None:
+    x = np.logspace(5, 9, 10)
+    y = 3.0 * x**-0.1 + 0.3  # a log-perplexity-like loss, not bounded by 1
+    fit = fit_law("auto", x, y)
+    assert fit.selection is not None and fit.selection["eps0_assumed"] is True
+    assert any("no eps0 given" in n for n in fit.notes)
+
+
+def test_few_points_fall_back_to_one_law() -> None:
+    x = np.array([1e3, 1e4, 1e5, 1e6])
+    y = 2.0 * x**-0.2
+    fit = fit_law("auto", x, y)
+    assert fit.selection is not None and fit.selection["method"] == "rolling_origin"
+
+
+def test_batched_fit_recovers_m4() -> None:
+    x = np.logspace(3, 7, 20)
+    from scalinglab.laws import M4
+
+    law = M4(eps0=1.0)
+    truth = np.array([5.0, -0.5, 1.5, 0.05])
+    y = law.predict(x, truth)
+    bf = batch_fit("m4", x, y, np.ones((1, len(x))), 1.0)
+    np.testing.assert_allclose(law.predict(x, bf.law_values(0)), y, rtol=1e-6)
+
+
+def test_auto_is_fast_on_a_ten_point_curve() -> None:
+    x, y = _bending_curve(n=10, noise=0.01)
+    fit_law("auto", x, y, eps0=1.0)  # warm-up
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        fit_law("auto", x, y, eps0=1.0)
+        times.append(time.perf_counter() - start)
+    # Goal 50 ms; generous here so that a loaded CI machine does not fail spuriously.
+    assert float(np.median(times)) < 0.25
