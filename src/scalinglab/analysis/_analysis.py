@@ -368,7 +368,11 @@ def analyze_learning_curve(
         except InputError as exc:
             notes.append(f"{name} not fitted: {exc}")
     default = fit_law("auto", x, y, eps0=eps0)
-    beta_law = "power_floor" if len(x) >= 4 and "power_floor" in fits else "power"
+    # Hestness's eps = alpha m^beta_g + gamma when the curve shows a floor; when the fitted
+    # floor sits at zero the curve shows none, and the pure power law is the honest model.
+    floor_fit = fits.get("power_floor")
+    has_floor = floor_fit is not None and floor_fit.converged and floor_fit.params["c"] > 1e-9
+    beta_law = "power_floor" if len(x) >= 4 and has_floor else "power"
     if beta_law == "power_floor":
         beta = -fits["power_floor"].params["b"]
         beta_interval = _interval(fits["power_floor"], "b", level, sign=-1.0)
@@ -406,6 +410,12 @@ def analyze_model_size(shard_size: np.ndarray, n_params: np.ndarray, level: floa
         notes.append(
             "every shard's best-fit model has the same size: the model axis does not reach "
             "the models the larger shards need, or the smallest model is already enough"
+        )
+    elif np.mean(s[ok] == np.max(s[ok])) >= 0.5:
+        notes.append(
+            f"the largest model is the best fit on {int(np.sum(s[ok] == np.max(s[ok])))} of {int(ok.sum())} "
+            "shards: the model axis may stop short of the sizes the larger shards need, which "
+            "flattens s(m); extend [model] sizes"
         )
     fit = fit_law("power", x[ok], s[ok])
     lo, hi = _interval(fit, "b", level)

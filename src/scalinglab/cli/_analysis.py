@@ -19,7 +19,14 @@ _EPS0 = click.option("--eps0", type=click.FloatRange(0, min_open=True), default=
                      help="Random-guess error of the metric (1 - 1/K for K classes) [default: 1 if every error < 1].")
 
 
-def load_analysis(study: str, storage: str | None, eps0: float | None, level: float) -> tuple[Any, dict[str, Any]]:
+_TOLERANCE = click.option(
+    "--size-tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+    help="Best-fit model = smallest whose score is within this relative margin of the lowest.")
+
+
+def load_analysis(
+    study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float = 0.0
+) -> tuple[Any, dict[str, Any]]:
     """Aggregate and analyse a stored study; return it with the study's spec."""
     from scalinglab.analysis import analyze
     from scalinglab.study import study_curves
@@ -27,7 +34,7 @@ def load_analysis(study: str, storage: str | None, eps0: float | None, level: fl
     store = _open(storage)
     try:
         record = _record(study, store)
-        curves = study_curves(study, store)
+        curves = study_curves(study, store, size_tolerance=size_tolerance)
         spec = dict(record.spec)
     finally:
         store.close()
@@ -72,10 +79,12 @@ def headline_lines(analysis: Any) -> list[str]:
 @_storage_option
 @_EPS0
 @_LEVEL
+@_TOLERANCE
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def analyze_command(study: str, storage: str | None, eps0: float | None, level: float, fmt: str) -> None:
+def analyze_command(study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float,
+                    fmt: str) -> None:
     """Fit the learning curve, regions, model-size law, joint law and backtest of STUDY."""
-    analysis, _ = load_analysis(study, storage, eps0, level)
+    analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
     if fmt == "json":
         click.echo(json.dumps(analysis.to_dict(), indent=2, allow_nan=False))
         return
@@ -83,7 +92,7 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    console = Console(soft_wrap=True)
     console.print(f"[bold]Study {escape(study)}[/bold] ({escape(analysis.metric)}, eps0 {_g(analysis.eps0)})")
     for line in headline_lines(analysis):
         console.print("  " + escape(line))
@@ -186,11 +195,13 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
 @_storage_option
 @_EPS0
 @_LEVEL
-def report_command(study: str, output: Path | None, storage: str | None, eps0: float | None, level: float) -> None:
+@_TOLERANCE
+def report_command(study: str, output: Path | None, storage: str | None, eps0: float | None, level: float,
+                   size_tolerance: float) -> None:
     """Write the self-contained HTML report of STUDY."""
     from scalinglab.report import write_report
 
-    analysis, spec = load_analysis(study, storage, eps0, level)
+    analysis, spec = load_analysis(study, storage, eps0, level, size_tolerance)
     path = write_report(output or Path(f"{study}-report.html"), analysis, spec)
     click.echo(f"wrote {path}")
 

@@ -51,6 +51,11 @@ seed = 0
 """
 
 
+#: Best-fit model of a shard: the smallest width within 1% of the lowest error (Hestness's
+#: "smallest model that fits the shard best"; smaller differences are seed noise).
+DEMO_SIZE_TOLERANCE = 0.01
+
+
 @app.command("demo")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("scalinglab-demo"),
               show_default=True, help="Folder for the spec, the database and the report; reused to resume.")
@@ -84,7 +89,7 @@ def demo_command(out: Path, workers: int | None) -> None:
                f"({summary.elapsed_s:.0f} s)")
     store = open_storage(db)
     try:
-        curves = study_curves(spec.name, store)
+        curves = study_curves(spec.name, store, size_tolerance=DEMO_SIZE_TOLERANCE)
     finally:
         store.close()
     eps0 = tomllib.loads(spec_path.read_text()).get("eps0", 0.9)
@@ -95,4 +100,4 @@ def demo_command(out: Path, workers: int | None) -> None:
         click.echo(line)
     click.echo("")
     click.echo(f"report: {report}   ({time.perf_counter() - start:.0f} s in all)")
-    click.echo(f"more:   scalinglab analyze {spec.name} --storage {db}")
+    click.echo(f"more:   scalinglab analyze {spec.name} --storage {db} --size-tolerance {DEMO_SIZE_TOLERANCE}")

@@ -135,6 +135,7 @@ def aggregate_runs(
     study: str = "",
     metric: str = "val_error",
     seeds: np.ndarray | list[int] | tuple[int, ...] | None = None,
+    size_tolerance: float = 0.0,
 ) -> StudyCurves:
     """Aggregate runs (one frame, e.g. :meth:`Storage.runs_frame`) into :class:`StudyCurves`.
 
@@ -149,6 +150,11 @@ def aggregate_runs(
         Labels carried into the result.
     seeds : sequence of int, optional
         Seed columns of ``cell_seed_scores`` (default: the seeds present).
+    size_tolerance : float
+        Hestness et al. take "the smallest model that fits the shard best". With
+        ``size_tolerance = t > 0`` the best-fit model of a shard is the smallest one whose
+        score is within a factor ``1 + t`` of the lowest (differences inside seed noise do
+        not make a model better), and eps(m) is its score; 0 takes the lowest score.
     """
     done = runs.loc[(runs["state"] == RunState.COMPLETE.value) & runs["score"].notna(),
                     ["shard_index", "shard_size", "model_size", "seed", "score", "n_params"]]
@@ -161,7 +167,11 @@ def aggregate_runs(
     per_seed = done.groupby([*keys, "seed"], sort=True)["score"].min().unstack("seed")
     per_seed = per_seed.reindex(index=cells.index, columns=seed_values)
     cells = cells.reset_index()
-    order = cells.sort_values(["shard_index", "score", "model_size"], kind="stable")
+    lowest = cells.groupby("shard_index")["score"].transform("min")
+    good = cells[cells["score"] <= lowest * (1.0 + max(size_tolerance, 0.0))]
+    # Smallest model among the good ones (all of them have a score within the tolerance).
+    order = good.sort_values(["shard_index", "model_size", "score"] if size_tolerance > 0
+                             else ["shard_index", "score", "model_size"], kind="stable")
     best = order.drop_duplicates("shard_index", keep="first").sort_values("shard_index")
 
     def arr(frame: pd.DataFrame, col: str, dtype: Any = float) -> np.ndarray:
@@ -182,8 +192,8 @@ def aggregate_runs(
     )
 
 
-def study_curves(name: str, storage: Storage) -> StudyCurves:
-    """Aggregate a stored study (one query + a pandas groupby)."""
+def study_curves(name: str, storage: Storage, size_tolerance: float = 0.0) -> StudyCurves:
+    """Aggregate a stored study (one query + a pandas groupby); see :func:`aggregate_runs`."""
     from scalinglab._errors import InputError
 
     record = storage.get_study(name)
@@ -192,7 +202,7 @@ def study_curves(name: str, storage: Storage) -> StudyCurves:
     frame = storage.runs_frame(record.id, [RunState.COMPLETE])
     spec = record.spec
     return aggregate_runs(frame, study=name, metric=str(spec.get("metric", "val_error")),
-                          seeds=spec.get("seeds"))
+                          seeds=spec.get("seeds"), size_tolerance=size_tolerance)
 
 
 def _unknown_study(name: str, storage: Storage) -> str:
