@@ -95,7 +95,8 @@ def regions_from_envelope(fit: FitResult, level: float = 0.9) -> Regions:
 
     def interval(column: np.ndarray) -> tuple[float, float]:
         finite = np.where(np.isnan(column), np.inf, column)
-        lo, hi = np.quantile(finite, q)
+        # "nearest" avoids interpolating between infinite draws (inf - inf).
+        lo, hi = np.quantile(finite, q, method="nearest")
         return float(lo), float(hi)
 
     x_min, x_max = float(np.min(fit.x)), float(np.max(fit.x))

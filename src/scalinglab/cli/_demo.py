@@ -21,15 +21,15 @@ metric = "val_error"          # top-1 validation error (random guess: 0.9)
 eps0 = 0.9                    # random-guess error, for the saturating laws and the regions
 seeds = 2
 
-[data]                        # nested shards: 128, 256, ..., 16384 examples
+[data]                        # nested shards: 128, 256, ..., 32768 examples
 min_shard_size = 128
-max_shard_size = 16384
+max_shard_size = 32768
 growth = 2.0
 data_seed = 0
 
 [model]
 knob = "width"                # hidden units per layer of the MLP
-sizes = [8, 16, 32, 64, 128]
+sizes = [16, 32, 64, 128, 256]
 
 [train]
 model = "mlp"
@@ -37,11 +37,11 @@ depth = 2
 optimizer = "adam"
 lr = 0.003
 batch_size = 128
-epochs = 30                   # steps = clip(epochs * ceil(n / batch_size), min_steps, step_cap)
+epochs = 50                   # steps = clip(epochs * ceil(n / batch_size), min_steps, step_cap)
 min_steps = 200
-step_cap = 1200
-n_evals = 20
-patience = 5
+step_cap = 3000
+n_evals = 25
+patience = 6
 
 [search]
 method = "hestness"           # every width on the smallest and largest shard, Monte Carlo between
