@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -49,14 +49,20 @@ def _finish(display: Any, ax: Any, title: str, xlabel: str, ylabel: str) -> None
 
 
 @dataclass
-class LearningCurveDisplay:
-    """Learning curve eps(m) on log-log axes: seeds, best-fit points, law, band, regions."""
+class _Display:
+    """What every display shares: it is made from an analysis and draws on an axis."""
 
     analysis: StudyAnalysis
 
     @classmethod
-    def from_analysis(cls, analysis: StudyAnalysis) -> LearningCurveDisplay:
+    def from_analysis(cls, analysis: StudyAnalysis) -> Self:
+        """Collect what to draw from ``analysis``; call :meth:`plot` to draw it."""
         return cls(analysis)
+
+
+@dataclass
+class LearningCurveDisplay(_Display):
+    """Learning curve eps(m) on log-log axes: seeds, best-fit points, law, band, regions."""
 
     def plot(self, ax: Any = None, extrapolate: float = 8.0) -> LearningCurveDisplay:
         a = self.analysis
@@ -97,14 +103,8 @@ class LearningCurveDisplay:
 
 
 @dataclass
-class ModelSizeDisplay:
+class ModelSizeDisplay(_Display):
     """Parameter count of the best-fit model per shard, with s(m) = sigma m^beta_p."""
-
-    analysis: StudyAnalysis
-
-    @classmethod
-    def from_analysis(cls, analysis: StudyAnalysis) -> ModelSizeDisplay:
-        return cls(analysis)
 
     def plot(self, ax: Any = None) -> ModelSizeDisplay:
         ms = self.analysis.model_size
@@ -123,14 +123,8 @@ class ModelSizeDisplay:
 
 
 @dataclass
-class JointDisplay:
+class JointDisplay(_Display):
     """Slices of the joint landscape: error against data size, one line per model size."""
-
-    analysis: StudyAnalysis
-
-    @classmethod
-    def from_analysis(cls, analysis: StudyAnalysis) -> JointDisplay:
-        return cls(analysis)
 
     def plot(self, ax: Any = None) -> JointDisplay:
         a = self.analysis
@@ -156,14 +150,8 @@ class JointDisplay:
 
 
 @dataclass
-class BacktestDisplay:
+class BacktestDisplay(_Display):
     """Predicted against observed error on the shards the backtest held out."""
-
-    analysis: StudyAnalysis
-
-    @classmethod
-    def from_analysis(cls, analysis: StudyAnalysis) -> BacktestDisplay:
-        return cls(analysis)
 
     def plot(self, ax: Any = None) -> BacktestDisplay:
         bt = self.analysis.backtest
