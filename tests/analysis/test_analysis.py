@@ -138,3 +138,35 @@ def test_compare_exponents_shift_vs_slope(tmp_path):
     steeper = study("steeper", 3.0, -0.4)
     assert not compare_exponents(base, shifted)["differ"]
     assert compare_exponents(base, steeper)["differ"]
+
+
+def test_cli_analyze_predict_plan_compare(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    law = Envelope(eps0=EPS0)
+    shards = np.round(128 * 2.0 ** np.arange(9))
+    for name, alpha in (("curve-a", 0.4), ("curve-b", 0.7)):
+        store_study(tmp_path / "s.db", name, shards, np.array([1.0, 2.0]),
+                    lambda n, s, alpha=alpha: float(law.predict([n], [alpha, 0.0, 0.5])[0]) * (1 + 0.01 / s),
+                    noise=0.005)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "scalinglab", *args, "--storage", str(tmp_path / "s.db")],
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    out = cli("analyze", "curve-a", "--eps0", "0.9", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["learning_curve"]["regions"]["rule"]
+    pred = json.loads(cli("predict", "curve-a", "--data-size", "1e5", "--eps0", "0.9", "--format", "json").stdout)
+    plan = json.loads(cli("plan", "curve-a", "--target-error", str(pred["predicted"]), "--eps0", "0.9",
+                          "--format", "json").stdout)
+    assert plan["data_size"] == pytest.approx(1e5, rel=1e-3)
+    cmp = cli("compare", "curve-a", "curve-b", "--eps0", "0.9", "--format", "json")
+    assert json.loads(cmp.stdout)["differ"] is True
+    bad = cli("predict", "curve-a", "--data-size", "-5")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--data-size" in bad.stderr
+    missing = cli("analyze", "no-such-study")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr

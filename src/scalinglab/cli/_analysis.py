@@ -230,3 +230,29 @@ def plot_command(study: str, kind: str, output: Path, storage: str | None, eps0:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(report.figure_bytes(display, fmt))
     click.echo(f"wrote {output}")
+
+
+@app.command("compare")
+@click.argument("study_a")
+@click.argument("study_b")
+@_storage_option
+@_EPS0
+@_LEVEL
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def compare_command(study_a: str, study_b: str, storage: str | None, eps0: float | None, level: float,
+                    fmt: str) -> None:
+    """Do two studies' learning-curve exponents differ beyond their uncertainty?
+
+    Hestness et al. 2017: better models and optimizers shift the curve but keep the exponent.
+    """
+    from scalinglab.analysis import compare_exponents
+
+    a, _ = load_analysis(study_a, storage, eps0, level)
+    b, _ = load_analysis(study_b, storage, eps0, level)
+    result = compare_exponents(a, b)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"beta_g: {study_a} {_g(result['beta_g'][0], 3)}, {study_b} {_g(result['beta_g'][1], 3)}; "
+               f"difference {_g(result['difference'], 3)} +- {_g(result['stderr'], 3)} (z = {_g(result['z'], 3)})")
+    click.echo(result["verdict"])
