@@ -24,10 +24,12 @@ def app() -> None:
 
 def _register_commands() -> None:
     # Imported here, not at the top, so that each module can import `app` from this one.
-    from scalinglab.cli import _fit  # noqa: F401
-    from scalinglab.cli import _study  # noqa: F401
-    from scalinglab.cli import _analysis  # noqa: F401
-    from scalinglab.cli import _demo  # noqa: F401
+    from scalinglab.cli import (
+        _analysis,  # noqa: F401
+        _demo,  # noqa: F401
+        _fit,  # noqa: F401
+        _study,  # noqa: F401
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
