@@ -53,7 +53,9 @@ def test_ensemble_predict_matches_geometric_mean_of_members() -> None:
     assert isinstance(law, Ensemble)
     logs = [np.log(m.predict(x, p)) for (_, m), p in zip(law.members, law.split(fit.values), strict=True)]
     expected = np.exp(np.average(logs, axis=0, weights=law.weights))
-    np.testing.assert_allclose(fit.predict(x).value, expected, rtol=1e-10)
+    # A known bound caps the prediction: no error above random guessing.
+    np.testing.assert_allclose(fit.predict(x).value, np.minimum(expected, 1.0), rtol=1e-10)
+    assert np.all(fit.predict(np.logspace(0, 9, 50)).value <= 1.0)
 
 
 def test_unknown_bound_is_stated() -> None:
@@ -92,3 +94,45 @@ def test_auto_is_fast_on_a_ten_point_curve() -> None:
         times.append(time.perf_counter() - start)
     # Goal 50 ms; generous here so that a loaded CI machine does not fail spuriously.
     assert float(np.median(times)) < 0.25
+
+
+def test_bootstrap_of_an_ensemble_refits_its_members() -> None:
+    x, y = _bending_curve(n=12, noise=0.01)
+    fit = fit_law("auto", x, y, eps0=1.0)
+    boot = fit.bootstrap(n=200, seed=1)
+    assert boot.samples.shape == (200 - boot.n_failed, fit.law.n_params)
+    assert boot.n_failed <= 10
+    assert all(np.isfinite(v) for v in boot.standard_errors.values())
+    band = boot.predict(x, level=0.9)
+    assert band.method == "bootstrap"
+    # The percentile band holds the ensemble's own curve and is a narrow one: 12 clean points.
+    assert np.all(band.lower <= band.value * (1 + 1e-9)) and np.all(band.value <= band.upper * (1 + 1e-9))
+    assert np.max(np.log(band.upper / band.lower)) < 0.2
+    # Repeatable for a given seed.
+    np.testing.assert_array_equal(fit.bootstrap(n=200, seed=1).samples, boot.samples)
+
+
+def test_bootstrap_of_an_ensemble_rejects_a_bad_n() -> None:
+    from scalinglab._errors import InputError
+
+    x, y = _bending_curve(n=12, noise=0.01)
+    fit = fit_law("auto", x, y, eps0=1.0)
+    with pytest.raises(InputError, match="'n' parameter"):
+        fit.bootstrap(n=1)
+
+
+def test_inverse_of_an_ensemble_undoes_predict() -> None:
+    x, y = _bending_curve(n=12, noise=0.01)
+    fit = fit_law("auto", x, y, eps0=1.0)
+    assert isinstance(fit.law, Ensemble)
+    for x0 in (3e4, 5e5, 2e6):  # inside the data and beyond it
+        target = fit.predict([x0]).value
+        inv = fit.inverse(target, level=0.9)
+        assert bool(inv.feasible[0])
+        assert inv.value[0] == pytest.approx(x0, rel=1e-4)
+        # The band of the inverse contains x0 and comes from the confidence band's crossings.
+        assert inv.lower[0] <= x0 <= inv.upper[0]
+        band = fit.predict([inv.lower[0], inv.upper[0]], level=0.9, interval="confidence")
+        if np.isfinite(inv.upper[0]):
+            assert band.upper[1] == pytest.approx(target[0], rel=1e-3)
+        assert band.lower[0] == pytest.approx(target[0], rel=1e-3)

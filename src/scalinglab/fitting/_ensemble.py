@@ -66,6 +66,7 @@ class Ensemble(Law):
         members: Sequence[tuple[str, Law]],
         weights: Sequence[float],
         band: Band | None = None,
+        upper: float | None = None,
     ) -> None:
         if not members:
             raise ValueError("The 'members' parameter of Ensemble must not be empty.")
@@ -75,6 +76,9 @@ class Ensemble(Law):
         self.members = tuple(members)
         self.weights = w / w.sum()
         self.band = band
+        # A known bound of the loss (eps0, the random-guess error): no member's extrapolation
+        # to the left of its data may put the error above it.
+        self.upper = upper
         params: list[Param] = []
         for label, law in self.members:
             params += [
@@ -92,6 +96,7 @@ class Ensemble(Law):
         return {
             "members": tuple((label, law.name, tuple(sorted(law.constants.items()))) for label, law in self.members),
             "weights": tuple(float(v) for v in self.weights),
+            "upper": self.upper,
         }
 
     def split(self, params: ArrayLike) -> list[FloatArray]:
@@ -109,7 +114,10 @@ class Ensemble(Law):
 
     def predict(self, x: ArrayLike, params: ArrayLike) -> FloatArray:
         logs = self.member_log_predictions(x, params)
-        return np.asarray(np.exp(self.weights @ logs), dtype=float)
+        value = np.exp(self.weights @ logs)
+        if self.upper is not None:
+            value = np.minimum(value, self.upper)
+        return np.asarray(value, dtype=float)
 
     def floor(self, params: ArrayLike) -> float:
         floors = [law.floor(p) for (_, law), p in zip(self.members, self.split(params), strict=True)]

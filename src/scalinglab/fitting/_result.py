@@ -382,6 +382,10 @@ class FitResult:
         Each refit starts from this fit's optimum (warm start). See
         :func:`scalinglab.fitting.bootstrap`.
         """
+        if self.law.name == "ensemble":  # law="auto": refit its members per resample
+            from scalinglab.fitting._select import bootstrap_ensemble
+
+            return bootstrap_ensemble(self, n=n, seed=seed)
         from scalinglab.fitting._bootstrap import bootstrap
 
         return bootstrap(self, n=n, seed=seed, n_jobs=n_jobs)
