@@ -23,12 +23,16 @@ lint: $(STAMP)
 	$(BIN)/mypy src/scalinglab
 	$(BIN)/lint-imports
 
-# Test services: Debian's chromium (browser test of the report). Installed when missing and
-# this user can install packages; the tests that need it skip with the reason otherwise.
+# Test services: Debian's chromium (browser test of the report) and PostgreSQL (the storage
+# conformance suite; the fixtures start and stop their own server). Installed when missing and
+# this user can install packages; the tests that need them skip with the reason otherwise.
+APT_INSTALL = [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq \
+	&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 services:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	@command -v chromium >/dev/null 2>&1 || { $(APT_INSTALL) chromium >/dev/null \
 	  || echo "note: chromium could not be installed; the browser tests will skip"; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
+	  || { $(APT_INSTALL) postgresql >/dev/null || echo "note: PostgreSQL could not be installed; its tests will skip"; }
 
 test: lint services
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
