@@ -34,8 +34,9 @@ services:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
 	  || { $(APT_INSTALL) postgresql >/dev/null || echo "note: PostgreSQL could not be installed; its tests will skip"; }
 
+# Under CI (CI=true) the PostgreSQL tests must run: a missing server fails them instead of skipping.
 test: lint services
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	SCALINGLAB_REQUIRE_POSTGRES=$${CI:+1} $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

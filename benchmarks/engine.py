@@ -6,6 +6,9 @@
    epoch), 1 local worker, SQLite. Goal <= 5 ms per run (Optuna + SQLite: ~19 ms per trial).
 2. Throughput of 2 workers vs 1 on a CPU-bound task. Goal >= 1.8x.
 3. Time to aggregate 100,000 stored runs into curves. Goal <= 1 s.
+4. The Ray executor (issue 8), on a private local Ray instance, same SQLite storage: its
+   per-run overhead on the no-op task (1 worker), and its throughput vs the local executor
+   on the same CPU-bound task (2 workers each). Goal: within 10% of the local executor.
 """
 
 from __future__ import annotations
@@ -100,15 +103,58 @@ def aggregation(tmp: Path, n_runs: int) -> None:
           f"first {times[0]:.3f} s (one SQL query + pandas groupby). Goal <= 1 s.")
 
 
+def _timed(name: str, spec: StudySpec, db: Path, n_runs: int, **kwargs: object) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    summary = run_study(spec, storage=db, progress=False, **kwargs)  # type: ignore[arg-type]
+    wall = time.perf_counter() - t0
+    assert summary.n_complete == n_runs, summary
+    return wall, _busy_span_s(db, name)
+
+
+def ray_executor(tmp: Path, n_noop: int, n_cpu: int, burn_s: float) -> None:
+    from scalinglab.execution import RayExecutor
+
+    n_seeds = max(1, n_noop // 200)
+    n = 200 * n_seeds
+    wall, span = _timed("noop", _spec("noop", 10, 20, n_seeds), tmp / "ray-noop.db", n,
+                        executor=RayExecutor(workers=1, num_cpus=2))
+    lwall, lspan = _timed("noop", _spec("noop", 10, 20, n_seeds), tmp / "loc-noop.db", n,
+                          workers=1)
+    print(f"[4] Ray executor, no-op task, {n} runs, 1 worker, local Ray instance, SQLite:")
+    print(f"    {1000 * span / n:.2f} ms/run steady state (local executor "
+          f"{1000 * lspan / n:.2f}); {1000 * wall / n:.2f} ms/run end to end incl. starting Ray "
+          f"(local {1000 * lwall / n:.2f}); Ray start + shutdown ~{wall - span:.1f} s.")
+    rates = {}
+    for kind in ("local", "ray"):
+        name = f"cpu-{kind}"
+        spec = _spec(name, 2, n_cpu // 2, 1, burn_s=burn_s)
+        extra: dict[str, object] = ({"workers": 2} if kind == "local" else
+                                    {"executor": RayExecutor(workers=2, num_cpus=2)})
+        wall, span = _timed(name, spec, tmp / f"{name}.db", n_cpu, **extra)
+        rates[kind] = (n_cpu / wall, n_cpu / span)
+        print(f"    CPU-bound ({burn_s * 1000:.0f} ms/run), 2 workers, {kind}: "
+              f"{n_cpu / wall:.2f} runs/s end to end, {n_cpu / span:.2f} runs/s steady")
+    print(f"    Ray / local throughput: {rates['ray'][1] / rates['local'][1]:.3f} steady state, "
+          f"{rates['ray'][0] / rates['local'][0]:.3f} end to end. Goal >= 0.9.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
+    parser.add_argument("--only-ray", action="store_true", help="only section 4")
+    parser.add_argument("--no-ray", action="store_true", help="skip section 4")
     args = parser.parse_args()
+    if args.only_ray:
+        with tempfile.TemporaryDirectory() as name:
+            ray_executor(Path(name), 400 if args.quick else 2000, 20 if args.quick else 60, 0.1)
+        return
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         overhead(tmp, 400 if args.quick else 2000)
         throughput(tmp, 20 if args.quick else 60, 0.1)
         aggregation(tmp, 10_000 if args.quick else 100_000)
+        if not args.no_ray:
+            ray_executor(tmp, 400 if args.quick else 2000, 20 if args.quick else 60, 0.1)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
-"""Storage conformance (run against every backend) and Alembic migrations."""
+"""Storage conformance and Alembic migrations, run against every backend.
+
+Every test taking ``url`` or ``storage`` runs on SQLite and on a real PostgreSQL server that
+the fixtures start (tests/_services.py); the Postgres cases skip, with the reason, where no
+server can be had.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -24,22 +29,20 @@ from scalinglab.storage import (
 )
 from scalinglab.storage._models import metadata
 
-BACKENDS = ["sqlite"]
-if os.environ.get("SCALINGLAB_TEST_POSTGRES_URL"):
-    BACKENDS.append("postgres")
+BACKENDS = ["sqlite", "postgres"]
 
 
 @pytest.fixture(params=BACKENDS)
-def storage(request, tmp_path) -> Storage:
+def url(request, tmp_path) -> str:
+    """The URL of an empty database of each backend."""
     if request.param == "sqlite":
-        store = open_storage(tmp_path / "s.db")
-    else:  # pragma: no cover - needs a server
-        url = os.environ["SCALINGLAB_TEST_POSTGRES_URL"]
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            for table in ("run_points", "runs", "studies", "alembic_version"):
-                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
-        store = open_storage(url)
+        return f"sqlite:///{tmp_path / 's.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def storage(url) -> Storage:
+    store = open_storage(url)
     yield store
     store.close()
 
@@ -140,8 +143,7 @@ def test_runs_frame(storage):
 
 
 # -- migrations -----------------------------------------------------------------------------
-def test_upgrade_from_empty_and_down(tmp_path):
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+def test_upgrade_from_empty_and_down(url):
     store = RDBStorage(url, migrate=False)
     assert current_revision(store.engine) is None
     upgrade(store.engine)
@@ -153,28 +155,28 @@ def test_upgrade_from_empty_and_down(tmp_path):
     assert current_revision(store.engine) == HEAD_REVISION
 
 
-def test_models_match_head(tmp_path):
-    store = open_storage(tmp_path / "m.db")
+def test_models_match_head(url):
+    store = open_storage(url)
     inspector = sa.inspect(store.engine)
     for table in metadata.sorted_tables:
         stored = {c["name"] for c in inspector.get_columns(table.name)}
         assert stored == {c.name for c in table.columns}, table.name
 
 
-def test_database_of_previous_version_opens(tmp_path):
+def test_database_of_previous_version_opens(url):
     """A database written by schema 0001 is migrated on open and keeps its data."""
-    url = f"sqlite:///{tmp_path / 'old.db'}"
     old = RDBStorage(url, migrate=False)
     upgrade(old.engine, "0001")
     now = utcnow()
     with old.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO studies (name, task, spec_json, created_at) VALUES (?, ?, ?, ?)",
-            ("old", "synthetic", "{}", now))
-        conn.exec_driver_sql(
+        conn.execute(sa.text(
+            "INSERT INTO studies (name, task, spec_json, created_at) "
+            "VALUES ('old', 'synthetic', '{}', :now)"), {"now": now})
+        conn.execute(sa.text(
             "INSERT INTO runs (study_id, shard_index, shard_size, model_size, seed, config_key,"
             " params_json, state, created_at, attempts, score, n_params) "
-            "VALUES (1, 0, 10, 2.0, 0, 'k', '{}', 'COMPLETE', ?, 1, 0.25, 12)", (now,))
+            "VALUES (1, 0, 10, 2.0, 0, 'k', '{}', 'COMPLETE', :now, 1, 0.25, 12)"),
+            {"now": now})
     old.close()
     store = open_storage(url)
     assert current_revision(store.engine) == HEAD_REVISION
@@ -195,8 +197,90 @@ def test_bad_url_is_one_line():
         open_storage("/no/such/dir/x.db")
 
 
-def test_no_pickle_columns(tmp_path):
-    open_storage(tmp_path / "m.db")
+def test_no_pickle_columns(url):
+    open_storage(url)
     for table in metadata.sorted_tables:
         for column in table.columns:
             assert not isinstance(column.type, sa.PickleType | sa.LargeBinary)
+
+
+def test_timestamps_round_trip_as_naive_utc(storage):
+    study = storage.create_study("a", "synthetic", {})
+    storage.add_runs(study.id, planned(1))
+    before = utcnow()
+    run = storage.claim_run(study.id, "w1")
+    after = utcnow()
+    for stamp in (run.started_at, run.heartbeat_at, run.created_at, study.created_at):
+        assert stamp.tzinfo is None
+    assert before <= run.started_at <= after
+
+
+def test_claims_are_atomic_across_processes(url):
+    """Four processes claim from one study: every run is claimed exactly once."""
+    import multiprocessing as mp
+
+    store = open_storage(url)
+    study = store.create_study("a", "synthetic", {})
+    store.add_runs(study.id, planned(300))
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_claim_all, args=(url, study.id, f"p{i}", barrier, results))
+             for i in range(4)]
+    for proc in procs:
+        proc.start()
+    claimed = [results.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+    flat = [run_id for ids in claimed for run_id in ids]
+    assert len(flat) == 300 and len(set(flat)) == 300
+    assert sum(1 for ids in claimed if ids) >= 2  # they really competed
+    assert store.count_runs(study.id)[RunState.RUNNING] == 300
+
+
+def _claim_all(url: str, study_id: int, worker: str, barrier: Any, results: Any) -> None:
+    store = open_storage(url, migrate=False)
+    store.count_runs(study_id)  # connected before the race starts
+    barrier.wait()
+    ids = []
+    while (run := store.claim_run(study_id, worker)) is not None:
+        ids.append(run.id)
+    results.put(ids)
+
+
+def test_concurrent_first_opens_migrate_once(url):
+    """Several processes opening a fresh shared database at once: one migrates, none fails."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        revisions = pool.map(_open_revision, [url] * 4)
+    assert revisions == [HEAD_REVISION] * 4
+
+
+def _open_revision(url: str) -> str | None:
+    store = open_storage(url)
+    store.create_study("same", "synthetic", {})
+    return current_revision(store.engine)
+
+
+def test_url_password_is_masked(url):
+    from scalinglab.storage import mask_url
+
+    store = open_storage(url)
+    password = store.engine.url.password
+    assert "***" in store.display_url if password else store.display_url == url
+    if password:
+        assert password not in repr(store) and password not in store.display_url
+    assert mask_url("postgresql+psycopg://u:s3cr3t@h:1/db") == "postgresql+psycopg://u:***@h:1/db"
+    assert "s3cr3t" not in mask_url("not a url://u:s3cr3t@h")
+
+
+def test_unreachable_server_error_hides_password():
+    from scalinglab._errors import InputError
+    from tests._services import free_port
+
+    url = f"postgresql+psycopg://u:s3cr3t-pw@127.0.0.1:{free_port()}/db"
+    with pytest.raises(InputError, match="Cannot open the storage") as info:
+        open_storage(url)
+    assert "s3cr3t-pw" not in str(info.value) and "***" in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__

@@ -33,12 +33,20 @@ def _open(storage: str | None) -> Any:
     return open_storage(url)
 
 
+def _masked(storage: str | None) -> str | None:
+    # Storage URLs may carry a password: everything the CLI prints goes through this.
+    from scalinglab.storage import mask_url
+
+    return None if storage is None else mask_url(storage)
+
+
 def _record(name: str, storage: Any) -> Any:
+    from scalinglab.storage import scrub
     from scalinglab.study._aggregate import _unknown_study
 
     record = storage.get_study(name)
     if record is None:
-        raise InputError(_unknown_study(name, storage))
+        raise InputError(scrub(_unknown_study(name, storage), str(getattr(storage, "url", ""))))
     return record
 
 
@@ -74,14 +82,31 @@ def init_command(task: str, force: bool, file: Path) -> None:
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Worker processes [default: the cores]; 0 runs in this process.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def run_command(file: Path, storage: str | None, workers: int | None, no_progress: bool) -> None:
+@click.option("--executor", "executor_name", type=click.Choice(["local", "ray"]),
+              default="local", show_default=True,
+              help="Where runs execute: local worker processes, or a Ray cluster.")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="Join this Ray cluster (host:port of `ray start --head`) "
+                   "[default: start a local Ray instance]; needs --executor ray.")
+def run_command(file: Path, storage: str | None, workers: int | None, no_progress: bool,
+                executor_name: str, ray_address: str | None) -> None:
     """Run the study declared in FILE.toml, or resume it where it stopped."""
     from scalinglab.study import StudySpec, run_study
 
+    if ray_address is not None and executor_name != "ray":
+        raise InputError("The '--ray-address' option needs '--executor ray'.")
     spec = StudySpec.from_toml(file)
+    executor = None
+    if executor_name == "ray":
+        from scalinglab.execution import RayExecutor
+
+        # --workers caps the number of concurrent runs; by default the cluster's resources do.
+        executor = RayExecutor(address=ray_address, workers=workers or None)
     summary = run_study(spec, storage=storage, workers=workers,
-                        progress=not no_progress and sys.stderr.isatty())
-    resume = f"scalinglab run {file}" + (f" --storage {storage}" if storage else "")
+                        progress=not no_progress and sys.stderr.isatty(), executor=executor)
+    resume = (f"scalinglab run {file}" + (f" --storage {_masked(storage)}" if storage else "")
+              + (" --executor ray" if executor_name == "ray" else "")
+              + (f" --ray-address {ray_address}" if ray_address else ""))
     if summary.interrupted:
         click.echo(
             f"Stopped: {summary.n_complete} runs complete, {summary.n_failed} failed, "

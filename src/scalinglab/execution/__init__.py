@@ -4,7 +4,8 @@ Workers claim WAITING runs straight from the storage (an atomic state change), t
 with the study's task, beat a heartbeat while they train, and store the curve and final
 metrics. :class:`LocalExecutor` (the default) runs long-lived worker processes on this
 machine; :class:`InProcessExecutor` runs in the calling process (``workers=0``). Other
-executors (Ray) implement :class:`Executor`.
+executors implement :class:`Executor`: :class:`RayExecutor` places the same worker loop on a
+Ray cluster (Ray is imported only when it starts).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from scalinglab.execution._local import (
     release_orphans,
     running,
 )
+from scalinglab.execution._ray import RayExecutor
 from scalinglab.execution._worker import WorkerJob, execute_run, worker_id, worker_loop
 
 __all__ = [
     "Executor",
     "InProcessExecutor",
     "LocalExecutor",
+    "RayExecutor",
     "WorkerDeath",
     "WorkerJob",
     "execute_run",

@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
 from scalinglab.fitting._losses import check_loss
+from scalinglab.fitting._numdiff import central_jacobian
 from scalinglab.fitting._problem import Problem
 from scalinglab.fitting._result import FitResult, _readonly
 from scalinglab.laws import Law, get_law
@@ -228,13 +229,7 @@ def _n_agreeing(runs: list[tuple[float, FloatArray, Any]]) -> int:
 def numeric_jacobian(problem: Problem, theta: FloatArray) -> FloatArray:
     """d residual / d theta for the free parameters, by central differences."""
     free_idx = np.flatnonzero(problem.free_mask)
-    jac = np.zeros((len(problem.y), len(free_idx)))
-    for col, j in enumerate(free_idx):
-        step = 1e-6 * max(1.0, abs(theta[j]))
-        hi, lo = theta.copy(), theta.copy()
-        hi[j] += step
-        lo[j] -= step
-        jac[:, col] = (problem.residual_vector(hi) - problem.residual_vector(lo)) / (2 * step)
+    jac = central_jacobian(problem.residual_vector, theta, free_idx, 1e-6).reshape(len(problem.y), len(free_idx))
     if problem.sqrt_weights is not None:
         jac = jac * problem.sqrt_weights[:, None]
     return jac

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 from scipy.special import stdtrit
 
 from scalinglab._errors import InputError
+from scalinglab.fitting._numdiff import central_jacobian
 from scalinglab.laws import Law
 from scalinglab.laws._base import FloatArray
 
@@ -254,18 +255,14 @@ class FitResult:
     def _log_prediction_gradient(self, x: FloatArray) -> FloatArray:
         """d ln y_hat / d theta at each x, by central differences (rows: points)."""
         log_mask = np.array([p.log for p in self.law.params])
-        grads = np.zeros((len(np.atleast_1d(x) if self.law.n_inputs == 1 else x), len(self.theta)))
-        for j in np.flatnonzero(self.free):
-            step = 1e-5 * max(1.0, abs(self.theta[j]))
-            hi, lo = self.theta.copy(), self.theta.copy()
-            hi[j] += step
-            lo[j] -= step
-            v_hi = np.where(log_mask, np.exp(hi), hi)
-            v_lo = np.where(log_mask, np.exp(lo), lo)
+        free_idx = np.flatnonzero(self.free)
+
+        def log_prediction(theta: FloatArray) -> FloatArray:
             with np.errstate(divide="ignore", invalid="ignore"):
-                grads[:, j] = (
-                    np.log(self.law.predict(x, v_hi)) - np.log(self.law.predict(x, v_lo))
-                ) / (2 * step)
+                return np.asarray(np.log(self.law.predict(x, np.where(log_mask, np.exp(theta), theta))))
+
+        grads = np.zeros((len(x), len(self.theta)))
+        grads[:, free_idx] = central_jacobian(log_prediction, np.asarray(self.theta, dtype=float), free_idx, 1e-5)
         return np.nan_to_num(grads)
 
     def predict(

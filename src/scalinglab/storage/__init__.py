@@ -26,6 +26,8 @@ from scalinglab.storage._rdb import (
     current_revision,
     default_url,
     downgrade,
+    mask_url,
+    scrub,
     upgrade,
 )
 
@@ -41,6 +43,7 @@ __all__ = [
     "current_revision",
     "default_url",
     "downgrade",
+    "mask_url",
     "open_storage",
     "storage_url",
     "upgrade",
@@ -97,5 +100,7 @@ def open_storage(
     except Exception as exc:  # bad URL, missing driver, unreachable server
         if isinstance(exc, ImportError | ValueError) or type(exc).__name__ in (
             "ArgumentError", "NoSuchModuleError", "OperationalError"):
-            raise InputError(f"Cannot open the storage {url!r}: {exc}".splitlines()[0]) from exc
+            # The driver's message may quote the URL; never its password.
+            message = scrub(f"Cannot open the storage {mask_url(url)!r}: {exc}", url)
+            raise InputError(message.splitlines()[0]) from None
         raise

@@ -27,12 +27,45 @@ from scalinglab.storage._base import (
 )
 from scalinglab.storage._models import run_points, runs, studies
 
-__all__ = ["HEAD_REVISION", "RDBStorage", "current_revision", "upgrade"]
+__all__ = ["HEAD_REVISION", "RDBStorage", "current_revision", "mask_url", "upgrade"]
 
 #: The schema revision this version of scalinglab writes.
 HEAD_REVISION = "0002"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _BUSY_TIMEOUT_MS = 60_000
+# Key of the Postgres advisory lock that serialises migrations: several `scalinglab run`
+# processes opening a fresh shared database at once must not all create the tables.
+_MIGRATION_LOCK_KEY = 0x5C41_1AB0
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for anything printed or logged).
+
+    A string that SQLAlchemy cannot parse is returned with everything between ``://`` and
+    the last ``@`` masked, so that a malformed URL cannot leak a password either.
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        head, sep, rest = url.partition("://")
+        if not sep or "@" not in rest:
+            return url
+        return f"{head}://***@{rest.rpartition('@')[2]}"
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` with the password of ``url`` (if any) replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        password = make_url(url).password
+    except Exception:
+        password = None
+    if password:
+        text = text.replace(str(password), "***")
+    return text.replace(url, mask_url(url))
 
 
 def _alembic_config(connection: Connection) -> Any:
@@ -57,6 +90,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Held until this transaction ends; a second process waits here, then finds the
+            # schema at head (Postgres DDL is transactional) and has nothing to do.
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
         command.upgrade(_alembic_config(conn), revision)
 
 
@@ -71,7 +108,8 @@ def downgrade(engine: Engine, revision: str) -> None:
 def create_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL mode, a busy timeout and real transactions."""
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        # hide_parameters: a failing statement's message must not echo bound values.
+        return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
     engine = sa.create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -121,6 +159,8 @@ class RDBStorage(Storage):
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
+        #: ``url`` without its password: what status lines, errors and logs show.
+        self.display_url = mask_url(url)
         if url.startswith("sqlite:///") and url not in ("sqlite:///", "sqlite:///:memory:"):
             parent = Path(url[len("sqlite:///"):]).expanduser().parent
             if not parent.is_dir():
@@ -174,7 +214,7 @@ class RDBStorage(Storage):
             "VALUES (:run_id, :step, :val_error, :metrics_json)")
 
     def __repr__(self) -> str:
-        return f"RDBStorage({self.url!r})"
+        return f"RDBStorage({self.display_url!r})"
 
     def close(self) -> None:
         self.engine.dispose()

@@ -212,6 +212,6 @@ def _unknown_study(name: str, storage: Storage) -> str:
     close = difflib.get_close_matches(name, names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else (
         f" (stored: {', '.join(names[:10])})" if names else " (it holds no study)")
-    where = getattr(storage, "url", "the storage")
+    where = getattr(storage, "display_url", None) or "the storage"
     return (f"The 'study' parameter must name a study stored in {where}{hint}. "
             f"Got {name!r} instead.")

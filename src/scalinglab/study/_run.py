@@ -16,7 +16,7 @@ from scalinglab.execution import (
     WorkerJob,
     release_orphans,
 )
-from scalinglab.storage import RunState, Storage, StudyRecord, open_storage
+from scalinglab.storage import RunState, Storage, StudyRecord, mask_url, open_storage
 from scalinglab.study._search import plan_runs
 from scalinglab.study._spec import StudySpec
 from scalinglab.tasks import load_task
@@ -82,10 +82,16 @@ def create_study(spec: StudySpec, storage: Storage) -> StudyRecord:
     if stored != spec.identity():
         field = _first_difference(stored, spec.identity())
         raise InputError(
-            f"The study {spec.name!r} already exists in {getattr(storage, 'url', 'the storage')} "
+            f"The study {spec.name!r} already exists in {_display(storage)} "
             f"with a different '{field}'; give the study a new name or use another --storage."
         )
     return record
+
+
+def _display(storage: Storage) -> str:
+    # What users see of a storage: its URL without the password (never print ``.url``).
+    url = getattr(storage, "url", None)
+    return mask_url(str(url)) if url is not None else "the storage"
 
 
 def study_status(record: StudyRecord, storage: Storage) -> StudySummary:
@@ -108,7 +114,7 @@ def _missing(spec: StudySpec, record: StudyRecord, storage: Storage) -> bool:
 def _summary(record: StudyRecord, storage: Storage, counts: dict[RunState, int],
              complete: bool, interrupted: bool = False, elapsed_s: float = 0.0) -> StudySummary:
     return StudySummary(
-        study=record.name, storage=str(getattr(storage, "url", storage)),
+        study=record.name, storage=_display(storage),
         n_runs=sum(counts.values()), n_waiting=counts[RunState.WAITING],
         n_running=counts[RunState.RUNNING], n_complete=counts[RunState.COMPLETE],
         n_failed=counts[RunState.FAILED], n_pruned=counts[RunState.PRUNED],
@@ -209,7 +215,10 @@ def run_study(
     job = WorkerJob(storage_url=str(getattr(store, "url", "")), study_id=record.id,
                     task=spec.task, metric=spec.metric, data_seed=spec.data.data_seed,
                     max_attempts=spec.execution.max_attempts,
-                    heartbeat_s=spec.execution.heartbeat_s)
+                    heartbeat_s=spec.execution.heartbeat_s,
+                    # Resources per run, for executors that place runs on a cluster (Ray).
+                    extra={"cpus_per_run": spec.execution.cpus_per_run,
+                           "gpus_per_run": spec.execution.gpus_per_run})
     bar = _Progress(progress, spec.name)
     interrupted = False
     counts = store.count_runs(record.id)

@@ -37,7 +37,8 @@ _FIELDS: dict[str, tuple[str, ...]] = {
              "validation_size"),
     "model": ("knob", "sizes"),
     "search": ("method", "samples", "refine", "margin", "seed"),
-    "execution": ("max_attempts", "heartbeat_s", "stale_after_s"),
+    "execution": ("max_attempts", "heartbeat_s", "stale_after_s", "cpus_per_run",
+                  "gpus_per_run"),
 }
 
 
@@ -90,10 +91,14 @@ class ExecutionSpec:
     max_attempts: int = 2
     heartbeat_s: float = 5.0
     stale_after_s: float = 60.0
+    #: Resources one run asks of a cluster executor (Ray); the local executor ignores them.
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"max_attempts": self.max_attempts, "heartbeat_s": self.heartbeat_s,
-                "stale_after_s": self.stale_after_s}
+                "stale_after_s": self.stale_after_s, "cpus_per_run": self.cpus_per_run,
+                "gpus_per_run": self.gpus_per_run}
 
 
 @dataclass(frozen=True)
@@ -418,7 +423,9 @@ class _Validator:
             raise self.fail("execution.stale_after_s",
                             f"at least twice 'execution.heartbeat_s' ({2 * heartbeat:g})",
                             table.get("stale_after_s", 60.0))
-        return ExecutionSpec(attempts, heartbeat, stale)
+        cpus = self.number("execution.cpus_per_run", table.get("cpus_per_run", 1.0), 0.01, 1024)
+        gpus = self.number("execution.gpus_per_run", table.get("gpus_per_run", 0.0), 0, 64)
+        return ExecutionSpec(attempts, heartbeat, stale, cpus, gpus)
 
 
 def _range_rule(kind: str, lo: float | None, hi: float | None) -> str:
