@@ -24,6 +24,13 @@ _TOLERANCE = click.option(
     help="Best-fit model = smallest whose score is within this relative margin of the lowest.")
 
 
+def _analysis_options(func: Any) -> Any:
+    """The options every command that analyses a stored study takes, in one place."""
+    for option in (_TOLERANCE, _LEVEL, _EPS0, _storage_option):
+        func = option(func)
+    return func
+
+
 def load_analysis(
     study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float = 0.0
 ) -> tuple[Any, dict[str, Any]]:
@@ -76,10 +83,7 @@ def headline_lines(analysis: Any) -> list[str]:
 
 @app.command("analyze")
 @click.argument("study")
-@_storage_option
-@_EPS0
-@_LEVEL
-@_TOLERANCE
+@_analysis_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def analyze_command(study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float,
                     fmt: str) -> None:
@@ -125,14 +129,12 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
 @click.argument("study")
 @click.option("--data-size", type=float, required=True, help="Training-set size to predict at.")
 @click.option("--model-size", type=float, default=None, help="Parameter count (uses the joint law).")
-@_storage_option
-@_EPS0
-@_LEVEL
+@_analysis_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def predict_command(study: str, data_size: float, model_size: float | None, storage: str | None,
-                    eps0: float | None, level: float, fmt: str) -> None:
+                    eps0: float | None, level: float, size_tolerance: float, fmt: str) -> None:
     """Predicted error of STUDY's task at a data size (and model size), with a band."""
-    analysis, _ = load_analysis(study, storage, eps0, level)
+    analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
     p = analysis.predict(data_size, model_size)
     doc = {"study": study, "data_size": data_size, "model_size": model_size,
            "predicted": float(p.value[0]), "lower": float(p.lower[0]), "upper": float(p.upper[0]),
@@ -149,16 +151,14 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
 @click.argument("study")
 @click.option("--target-error", type=float, default=None, help="Error to reach.")
 @click.option("--compute", type=float, default=None, help="Budget as parameters x examples (joint law).")
-@_storage_option
-@_EPS0
-@_LEVEL
+@_analysis_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def plan_command(study: str, target_error: float | None, compute: float | None, storage: str | None,
-                 eps0: float | None, level: float, fmt: str) -> None:
+                 eps0: float | None, level: float, size_tolerance: float, fmt: str) -> None:
     """Data and model size needed for a target error, or the compute-optimal split."""
     if (target_error is None) == (compute is None):
         raise InputError("Give exactly one of --target-error and --compute.")
-    analysis, _ = load_analysis(study, storage, eps0, level)
+    analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
     pct = int(level * 100)
     if compute is not None:
         plan = analysis.compute_optimal(compute)
@@ -192,10 +192,7 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
 @click.argument("study")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="HTML file to write [default: STUDY-report.html].")
-@_storage_option
-@_EPS0
-@_LEVEL
-@_TOLERANCE
+@_analysis_options
 def report_command(study: str, output: Path | None, storage: str | None, eps0: float | None, level: float,
                    size_tolerance: float) -> None:
     """Write the self-contained HTML report of STUDY."""
@@ -215,17 +212,16 @@ _KINDS = {"learning": "LearningCurveDisplay", "model": "ModelSizeDisplay",
 @click.option("--kind", type=click.Choice(list(_KINDS)), default="learning", show_default=True)
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Image file; the format follows the suffix (.png or .svg).")
-@_storage_option
-@_EPS0
-@_LEVEL
-def plot_command(study: str, kind: str, output: Path, storage: str | None, eps0: float | None, level: float) -> None:
+@_analysis_options
+def plot_command(study: str, kind: str, output: Path, storage: str | None, eps0: float | None, level: float,
+                 size_tolerance: float) -> None:
     """Draw one plot of STUDY as PNG or SVG."""
     from scalinglab import report
 
     fmt = output.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
         raise InputError(f"The '--output' option of scalinglab plot must end in .png or .svg. Got {str(output)!r} instead.")
-    analysis, _ = load_analysis(study, storage, eps0, level)
+    analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
     display = getattr(report, _KINDS[kind]).from_analysis(analysis)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(report.figure_bytes(display, fmt))
@@ -235,20 +231,18 @@ def plot_command(study: str, kind: str, output: Path, storage: str | None, eps0:
 @app.command("compare")
 @click.argument("study_a")
 @click.argument("study_b")
-@_storage_option
-@_EPS0
-@_LEVEL
+@_analysis_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def compare_command(study_a: str, study_b: str, storage: str | None, eps0: float | None, level: float,
-                    fmt: str) -> None:
+                    size_tolerance: float, fmt: str) -> None:
     """Do two studies' learning-curve exponents differ beyond their uncertainty?
 
     Hestness et al. 2017: better models and optimizers shift the curve but keep the exponent.
     """
     from scalinglab.analysis import compare_exponents
 
-    a, _ = load_analysis(study_a, storage, eps0, level)
-    b, _ = load_analysis(study_b, storage, eps0, level)
+    a, _ = load_analysis(study_a, storage, eps0, level, size_tolerance)
+    b, _ = load_analysis(study_b, storage, eps0, level, size_tolerance)
     result = compare_exponents(a, b)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))

@@ -242,8 +242,6 @@ def build_result(
     *,
     n_starts: int = 1,
     agreeing: int = 1,
-    with_covariance: bool = True,
-    selection: dict[str, Any] | None = None,
 ) -> FitResult:
     """Assemble a :class:`FitResult` at ``theta``: covariance, quality, convergence."""
     law = problem.law
@@ -265,7 +263,7 @@ def build_result(
     cov_theta[~free, :] = 0.0
     cov_theta[:, ~free] = 0.0
     residual_scale = float(np.sqrt(np.sum(r_w**2) / dof)) if dof > 0 else math.nan
-    if with_covariance and dof > 0:
+    if dof > 0:
         jac = numeric_jacobian(problem, theta)
         jtj = jac.T @ jac
         try:
@@ -279,7 +277,7 @@ def build_result(
             )
         cov_free = np.linalg.pinv(jtj) * residual_scale**2
         cov_theta[np.ix_(free, free)] = cov_free
-    elif dof <= 0:
+    else:
         notes.append("as many parameters as points: no standard errors")
 
     # Natural units by the delta method: d value / d theta = value for log parameters.
@@ -328,6 +326,5 @@ def build_result(
         y=_readonly(problem.y),
         huber_delta=problem.huber_delta,
         n_starts=n_starts,
-        selection=selection,
         fixed=dict(problem.fixed or {}),
     )
