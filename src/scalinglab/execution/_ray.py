@@ -12,6 +12,7 @@ Ray is imported here only, and only when the executor starts.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import uuid
@@ -238,6 +239,17 @@ class RayExecutor(Executor):
         import ray
 
         refs = list(self._refs)
+        if refs and not self._held([f"{self._session}-{i}" for i in range(self._submitted)]):
+            # No task holds a run: the study is done and the tasks are returning on their own
+            # (they exit when idle). Let them, so their reports are not lost to a cancel; on a
+            # loaded machine a return can take seconds, and nothing is lost by waiting for it.
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=max(grace_s, 10.0))
+            for ref in ready:
+                self._refs.pop(ref)
+                # A task dying on its way out held no run: nothing to report or recover.
+                with contextlib.suppress(Exception):
+                    self.finished.append(ray.get(ref))
+            refs = list(self._refs)
         if refs:
             # KeyboardInterrupt in each running task first, then kill what is still running.
             for ref in refs:
