@@ -63,8 +63,14 @@ class _Form:
     name: str = ""
     k: int = 0
 
-    def log_pred(self, u: FloatArray, d: _Data, t: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
-        """``ln y_hat`` (B, n) and ``d ln y_hat / d u`` (B, n, k) at rows ``u`` (B, k)."""
+    def log_pred(
+        self, u: FloatArray, d: _Data, t: FloatArray | None = None, guess: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """``ln y_hat`` (B, n) and ``d ln y_hat / d u`` (B, n, k) at rows ``u`` (B, k).
+
+        ``guess``, a nearby row's ``ln y_hat`` (B, n), starts forms that solve for y
+        iteratively (M4); explicit forms ignore it.
+        """
         raise NotImplementedError
 
     def starts(self, d: _Data, w: FloatArray) -> FloatArray:
@@ -96,7 +102,9 @@ class _PowerFloor(_Form):
     name = "power_floor"
     k = 3
 
-    def log_pred(self, u: FloatArray, d: _Data, t: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+    def log_pred(
+        self, u: FloatArray, d: _Data, t: FloatArray | None = None, guess: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         t = d.t if t is None else t
         ln_a, ln_b, ln_c = (u[:, i : i + 1] for i in range(3))
         b = np.exp(ln_b)
@@ -134,7 +142,9 @@ class _Envelope(_Form):
     name = "envelope"
     k = 3
 
-    def log_pred(self, u: FloatArray, d: _Data, t: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+    def log_pred(
+        self, u: FloatArray, d: _Data, t: FloatArray | None = None, guess: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         t = d.t if t is None else t
         alpha = np.exp(u[:, 0:1])
         c = np.exp(u[:, 1:2])
@@ -181,10 +191,13 @@ class _M4(_Form):
     def __init__(self) -> None:
         self._y_min = 1.0
 
-    def _solve(self, rhs: FloatArray, a: FloatArray) -> FloatArray:
+    def _solve(self, rhs: FloatArray, a: FloatArray, z0: FloatArray | None = None) -> FloatArray:
         """z with ``-softplus(-z) + a softplus(z) = rhs`` (increasing in z), elementwise."""
         # Asymptotes give a start close to the root: z ~ rhs for z << 0, rhs / a for z >> 0.
         z = np.where(rhs < 0, rhs, rhs / np.maximum(a, 1e-3))
+        if z0 is not None:
+            # Inside Levenberg-Marquardt the previous iterate's solution is closer still.
+            z = np.where(np.isfinite(z0), z0, z)
         z = np.clip(z, -700, 700)
         for _ in range(40):
             sp_pos = np.logaddexp(0.0, z)
@@ -199,7 +212,9 @@ class _M4(_Form):
                 break
         return z
 
-    def log_pred(self, u: FloatArray, d: _Data, t: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+    def log_pred(
+        self, u: FloatArray, d: _Data, t: FloatArray | None = None, guess: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         t = d.t if t is None else t
         ln_b = u[:, 0:1]
         c = -np.exp(u[:, 1:2])
@@ -208,7 +223,12 @@ class _M4(_Form):
         e_inf = self._y_min * sig_e
         span = d.eps0 - e_inf
         rhs = ln_b + c * t + (a - 1.0) * np.log(span)
-        z = self._solve(rhs, a)
+        z0 = None
+        if guess is not None:
+            with np.errstate(all="ignore"):
+                s0 = (np.exp(guess) - e_inf) / span
+                z0 = np.where((s0 > 1e-12) & (s0 < 1 - 1e-12), np.log(s0) - np.log1p(-s0), np.nan)
+        z = self._solve(rhs, a, z0)
         s = _sigmoid(z)
         y = e_inf + s * span
         # G = ln(y - E) - a ln(eps0 - y) - ln B - c t = 0, with y - E = s span, eps0 - y = (1-s) span.
@@ -333,9 +353,11 @@ def batch_fit(
     sw = np.sqrt(ww)
     t_full = np.broadcast_to(data.t, ww.shape)
 
-    def evaluate(uu: FloatArray, idx: np.ndarray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def evaluate(
+        uu: FloatArray, idx: np.ndarray, guess: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         with np.errstate(all="ignore"):
-            lp, jac = form.log_pred(uu, data, t_full[idx])
+            lp, jac = form.log_pred(uu, data, t_full[idx], guess)
             r = sw[idx] * (lp - data.log_y)
             jac = jac * sw[idx][:, :, None]
             cost = 0.5 * np.sum(r * r, axis=-1)
@@ -343,10 +365,10 @@ def batch_fit(
         cost[bad] = np.inf
         r[bad] = 0.0
         jac[bad] = 0.0
-        return r, jac, cost
+        return r, jac, cost, lp
 
     all_idx = np.arange(len(u))
-    r, jac, cost = evaluate(u, all_idx)
+    r, jac, cost, lp = evaluate(u, all_idx)
     lam = np.full(len(u), 1e-3)
     done = ~np.isfinite(cost)
     eye = np.eye(form.k)
@@ -373,12 +395,14 @@ def batch_fit(
                 step = -g / (diag + lam[idx, None] + 1e-12)
         step = np.clip(np.where(np.isfinite(step), step, 0.0), -5.0, 5.0)
         u_new = u[idx] + step
-        r_new, jac_new, cost_new = evaluate(u_new, idx)
+        # Each trial point starts from its row's accepted solution (M4's Newton solve).
+        r_new, jac_new, cost_new, lp_new = evaluate(u_new, idx, lp[idx])
         better = cost_new <= cost[idx]
         rel = np.where(better, (cost[idx] - cost_new) / np.maximum(cost[idx], 1e-300), 0.0)
         acc = idx[better]
         u[acc] = u_new[better]
         r[acc] = r_new[better]
+        lp[acc] = lp_new[better]
         jac[acc] = jac_new[better]
         cost[acc] = cost_new[better]
         lam[idx] = np.where(better, np.maximum(lam[idx] / 3.0, 1e-9), lam[idx] * 4.0)
