@@ -96,6 +96,25 @@ def test_one_bad_group_is_skipped_the_rest_fitted(tmp_path: Path, curves: Path):
     assert sum("error" in f for f in fits) == 1 and len(fits) == 3
 
 
+def test_parallel_fits_equal_serial_ones(tmp_path: Path, curves: Path):
+    """--jobs only spreads groups over processes: same document, same order, same failures."""
+    frame = pd.read_csv(curves)
+    extra = [{"model": f"m{i}", "shard_size": xi, "val_error": (2.0 + i) * xi**-0.3 + 0.02}
+             for i in range(4) for xi in np.logspace(2, 5, 8)]
+    frame = pd.concat([frame, pd.DataFrame(extra),
+                       pd.DataFrame([{"model": "tiny", "shard_size": 10, "val_error": 0.9}])])
+    path = tmp_path / "many.csv"
+    frame.to_csv(path, index=False)
+    args = ("fit", str(path), "--x", "shard_size", "--y", "val_error", "--group", "model",
+            "--bootstrap", "20", "--format", "json")
+    serial, parallel = run_cli(*args, "--jobs", "1"), run_cli(*args, "--jobs", "2")
+    assert serial.returncode == 0 and parallel.returncode == 0, parallel.stderr
+    assert parallel.stdout == serial.stdout
+    fits = json.loads(parallel.stdout)["fits"]
+    assert [f["group"]["model"] for f in fits] == ["large", "m0", "m1", "m2", "m3", "small", "tiny"]
+    assert "error" in fits[-1] and all("error" not in f for f in fits[:-1])
+
+
 BAD_CASES = {
     "misspelled column": (["--x", "shard_sise", "--y", "val_error"], None, ["'shard_sise'", "Did you mean 'shard_size'"]),
     "missing y column": (["--x", "shard_size", "--y", "loss"], None, ["'loss'", "is not in"]),
@@ -111,6 +130,7 @@ BAD_CASES = {
     "header only": (["--x", "n", "--y", "err"], "n,err\n", ["no data rows"]),
     "missing file": (["--x", "n", "--y", "err"], "MISSING", ["does not exist"]),
     "every group fails": (["--x", "n", "--y", "err", "--group", "g", "--law", "power_floor"], "g,n,err\na,1,0.5\nb,2,0.4\n", ["Could not fit any of the 2 groups"]),
+    "jobs 0": (["--x", "shard_size", "--y", "val_error", "--jobs", "0"], None, ["'n_jobs'", "-1"]),
     "eps0 twice": (["--x", "n", "--y", "err", "--eps0", "1", "--eps0-col", "err"], "n,err\n1,0.5\n2,0.4\n3,0.3\n", ["not both"]),
 }
 

@@ -120,6 +120,7 @@ def _print_table(fits: FrameFit, level: float) -> None:
 @click.option("--predict", "predict_path", type=click.Path(dir_okay=False), default=None, help="CSV of new x values (same group columns) to predict.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Where --predict writes its CSV (default: stdout).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--jobs", "n_jobs", type=int, default=1, show_default=True, help="Processes fitting groups in parallel (-1: every core); the fits do not depend on it.")
 def fit_command(
     data: str,
     x_cols: tuple[str, ...],
@@ -137,6 +138,7 @@ def fit_command(
     predict_path: str | None,
     out_path: str | None,
     fmt: str,
+    n_jobs: int,
 ) -> None:
     """Fit a scaling law to each curve of a CSV and report parameters with uncertainty.
 
@@ -159,6 +161,7 @@ def fit_command(
         n_bootstrap=n_bootstrap,
         seed=seed,
         source=data,
+        n_jobs=n_jobs,
         **({"n_breaks": n_breaks} if law == "bnsl" else {}),
     )
     for g in fits.failed:

@@ -9,7 +9,10 @@ a group that cannot be fitted is recorded with its reason and the others go on
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
+import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -147,6 +150,7 @@ def fit_frame(
     n_bootstrap: int = 0,
     seed: int = 0,
     source: str = "the data",
+    n_jobs: int = 1,
     **fit_kwargs: Any,
 ) -> FrameFit:
     """Fit ``law`` to each group of rows of ``frame``.
@@ -173,6 +177,10 @@ def fit_frame(
         Seed of the bootstrap.
     source : str
         How to name the data in error messages (e.g. the file name).
+    n_jobs : int
+        Processes that fit groups in parallel (scikit-learn's convention: ``-1`` uses every
+        core). The fits do not depend on it: each group is fitted, and resampled with
+        ``seed``, exactly as in one process.
 
     Returns
     -------
@@ -185,6 +193,11 @@ def fit_frame(
     """
     x_cols = (x,) if isinstance(x, str) else tuple(x)
     group_cols = tuple(groups)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise InputError(
+            f"The 'n_jobs' parameter of fit_frame must be a positive integer or -1 (every core). "
+            f"Got {n_jobs!r} instead."
+        )
     if eps0 is not None and eps0_column is not None:
         raise InputError("Give eps0 as a value or as a column, not both.")
     if len(frame) == 0:
@@ -216,32 +229,89 @@ def fit_frame(
     else:
         keys, index_sets = [()], [np.arange(len(frame))]
 
-    results = []
+    jobs: list[_GroupJob] = []
     for key, idx in zip(keys, index_sets, strict=True):
         key_tuple = key if isinstance(key, tuple) else (key,)
         key_dict = dict(zip(group_cols, key_tuple, strict=True))
         group_eps0 = eps0
-        try:
-            if eps0s is not None:
-                values = np.unique(eps0s[idx])
-                if len(values) != 1:
-                    raise InputError(
-                        f"The column {eps0_column!r} must be constant within each group. "
-                        f"Got {values.tolist()} instead."
-                    )
-                group_eps0 = float(values[0])
-            x_group = xs[idx, 0] if len(x_cols) == 1 else xs[idx]
-            fit = fit_law(law, x_group, ys[idx], loss=loss, eps0=group_eps0, **fit_kwargs)
-            boot = fit.bootstrap(n_bootstrap, seed=seed) if n_bootstrap > 0 else None
-            results.append(GroupFit(key_dict, fit, boot))
-        except InputError as exc:
-            results.append(GroupFit(key_dict, None, None, str(exc)))
+        error = None
+        if eps0s is not None:
+            values = np.unique(eps0s[idx])
+            if len(values) != 1:
+                error = (
+                    f"The column {eps0_column!r} must be constant within each group. "
+                    f"Got {values.tolist()} instead."
+                )
+            group_eps0 = float(values[0])
+        x_group = xs[idx, 0] if len(x_cols) == 1 else xs[idx]
+        jobs.append(_GroupJob(key_dict, x_group, ys[idx], group_eps0, error))
+    results = _run_jobs(jobs, _FitSettings(law, loss, n_bootstrap, seed, fit_kwargs), n_jobs)
     out = FrameFit(tuple(results), group_cols, x_cols, y)
     if not out.fitted:
         errors = sorted({g.error or "" for g in out.failed})
         what = "the data" if not group_cols else f"any of the {len(results)} groups"
         raise InputError(f"Could not fit {what}: {' | '.join(errors)}")
     return out
+
+
+@dataclass(frozen=True)
+class _GroupJob:
+    """One group's data, ready to fit (or the reason it cannot be)."""
+
+    key: dict[str, Any]
+    x: np.ndarray
+    y: np.ndarray
+    eps0: float | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _FitSettings:
+    law: str
+    loss: str
+    n_bootstrap: int
+    seed: int
+    fit_kwargs: dict[str, Any]
+
+
+def _fit_group(job: _GroupJob, settings: _FitSettings) -> GroupFit:
+    if job.error is not None:
+        return GroupFit(job.key, None, None, job.error)
+    try:
+        fit = fit_law(
+            settings.law, job.x, job.y, loss=settings.loss, eps0=job.eps0, **settings.fit_kwargs
+        )
+        boot = fit.bootstrap(settings.n_bootstrap, seed=settings.seed) if settings.n_bootstrap > 0 else None
+    except InputError as exc:
+        return GroupFit(job.key, None, None, str(exc))
+    return GroupFit(job.key, fit, boot)
+
+
+def _fit_chunk(jobs: list[_GroupJob], settings: _FitSettings) -> list[GroupFit]:
+    return [_fit_group(job, settings) for job in jobs]
+
+
+def _run_jobs(jobs: list[_GroupJob], settings: _FitSettings, n_jobs: int) -> list[GroupFit]:
+    """Fit every job, in this process or in ``n_jobs`` worker processes."""
+    workers = min((os.cpu_count() or 1) if n_jobs == -1 else n_jobs, len(jobs))
+    if workers <= 1:
+        return _fit_chunk(jobs, settings)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork starts a worker in milliseconds with every module already imported; it is only
+    # safe while this process runs a single thread, otherwise forkserver is used.
+    method = "fork" if os.name == "posix" and threading.active_count() == 1 else "forkserver"
+    if method not in multiprocessing.get_all_start_methods():
+        method = "spawn"
+    # Contiguous chunks, a few per worker: large enough that the transfer of results is
+    # small against the fits, small enough that uneven groups still balance.
+    n_chunks = min(len(jobs), 4 * workers)
+    bounds = np.linspace(0, len(jobs), n_chunks + 1).astype(int)
+    chunks = [jobs[a:b] for a, b in itertools.pairwise(bounds)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        done = pool.map(_fit_chunk, chunks, [settings] * len(chunks))
+        return [fit for chunk in done for fit in chunk]
 
 
 def prediction_table(
