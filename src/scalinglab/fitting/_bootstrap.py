@@ -7,9 +7,9 @@ With ``n_jobs > 1`` the refits are split across processes.
 
 from __future__ import annotations
 
+import functools
 import math
-import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
+from scalinglab.fitting._parallel import map_chunks, worker_count
 from scalinglab.fitting._problem import Problem
 from scalinglab.fitting._result import FitResult, Prediction, _check_level, _jsonable, _readonly
 from scalinglab.laws._base import FloatArray
@@ -87,7 +88,7 @@ class BootstrapResult:
         )
 
 
-def _refit_chunk(problem: Problem, theta: FloatArray, index_sets: list[np.ndarray]) -> list[FloatArray | None]:
+def _refit_chunk(problem: Problem, theta: FloatArray, index_sets: Sequence[np.ndarray]) -> list[FloatArray | None]:
     out: list[FloatArray | None] = []
     for idx in index_sets:
         sub = Problem(
@@ -136,18 +137,9 @@ def bootstrap(fit: FitResult, n: int = 1000, seed: int = 0, n_jobs: int = 1) -> 
     n_points = fit.n_points
     index_sets = [rng.integers(0, n_points, n_points) for _ in range(n)]
     theta = np.asarray(fit.theta)
-    workers = (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
-    if workers == 1 or n < 50:
-        results = _refit_chunk(problem, theta, index_sets)
-    else:
-        chunks = [index_sets[i::workers] for i in range(workers)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(_refit_chunk, [problem] * workers, [theta] * workers, chunks))
-        # Restore the resample order so that results do not depend on n_jobs.
-        results = [None] * n
-        for w, part in enumerate(parts):
-            for j, value in enumerate(part):
-                results[w + j * workers] = value
+    # Below ~50 refits, starting processes costs more than it saves.
+    workers = worker_count(n_jobs, n) if n >= 50 else 1
+    results = map_chunks(functools.partial(_refit_chunk, problem, theta), index_sets, workers)
     ok = [r for r in results if r is not None]
     if not ok:
         raise InputError("Every bootstrap refit failed; the fit itself is probably not usable.")

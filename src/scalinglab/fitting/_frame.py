@@ -9,10 +9,8 @@ a group that cannot be fitted is recorded with its reason and the others go on
 from __future__ import annotations
 
 import difflib
-import itertools
+import functools
 import math
-import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ import pandas as pd
 from scalinglab._errors import InputError
 from scalinglab.fitting._bootstrap import BootstrapResult
 from scalinglab.fitting._fit import fit_law
+from scalinglab.fitting._parallel import map_chunks, worker_count
 from scalinglab.fitting._result import FitResult, Prediction, _jsonable
 from scalinglab.laws import get_law
 
@@ -287,31 +286,16 @@ def _fit_group(job: _GroupJob, settings: _FitSettings) -> GroupFit:
     return GroupFit(job.key, fit, boot)
 
 
-def _fit_chunk(jobs: list[_GroupJob], settings: _FitSettings) -> list[GroupFit]:
+def _fit_chunk(jobs: Sequence[_GroupJob], settings: _FitSettings) -> list[GroupFit]:
     return [_fit_group(job, settings) for job in jobs]
 
 
 def _run_jobs(jobs: list[_GroupJob], settings: _FitSettings, n_jobs: int) -> list[GroupFit]:
     """Fit every job, in this process or in ``n_jobs`` worker processes."""
-    workers = min((os.cpu_count() or 1) if n_jobs == -1 else n_jobs, len(jobs))
-    if workers <= 1:
-        return _fit_chunk(jobs, settings)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # fork starts a worker in milliseconds with every module already imported; it is only
-    # safe while this process runs a single thread, otherwise forkserver is used.
-    method = "fork" if os.name == "posix" and threading.active_count() == 1 else "forkserver"
-    if method not in multiprocessing.get_all_start_methods():
-        method = "spawn"
-    # Contiguous chunks, a few per worker: large enough that the transfer of results is
-    # small against the fits, small enough that uneven groups still balance.
-    n_chunks = min(len(jobs), 4 * workers)
-    bounds = np.linspace(0, len(jobs), n_chunks + 1).astype(int)
-    chunks = [jobs[a:b] for a, b in itertools.pairwise(bounds)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        done = pool.map(_fit_chunk, chunks, [settings] * len(chunks))
-        return [fit for chunk in done for fit in chunk]
+    # A few chunks per worker: groups differ in cost (curve length, law), so they balance.
+    return map_chunks(
+        functools.partial(_fit_chunk, settings=settings), jobs, worker_count(n_jobs, len(jobs)), chunks_per_worker=4
+    )
 
 
 def prediction_table(
