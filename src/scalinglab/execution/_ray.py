@@ -176,6 +176,10 @@ class RayExecutor(Executor):
         self._submitted += 1
         self._refs[self._remote.remote(self._job, token, self._cpus_per_task)] = token
 
+    def _tokens(self) -> list[str]:
+        """Tokens of every task this executor has submitted."""
+        return [f"{self._session}-{i}" for i in range(self._submitted)]
+
     def _held(self, tokens: list[str]) -> list[Any]:
         assert self._job is not None and self._storage is not None
         suffixes = tuple(f"-{t}" for t in tokens)
@@ -239,7 +243,7 @@ class RayExecutor(Executor):
         import ray
 
         refs = list(self._refs)
-        if refs and not self._held([f"{self._session}-{i}" for i in range(self._submitted)]):
+        if refs and not self._held(self._tokens()):
             # No task holds a run: the study is done and the tasks are returning on their own
             # (they exit when idle). Let them, so their reports are not lost to a cancel; on a
             # loaded machine a return can take seconds, and nothing is lost by waiting for it.
@@ -261,7 +265,7 @@ class RayExecutor(Executor):
                 ray.wait(pending, num_returns=len(pending), timeout=5.0)
         released = 0
         if self._storage is not None and self._job is not None:
-            held = self._held([f"{self._session}-{i}" for i in range(self._submitted)])
+            held = self._held(self._tokens())
             if held:
                 released = self._storage.release_runs(
                     self._job.study_id, workers=[r.worker or "" for r in held])
