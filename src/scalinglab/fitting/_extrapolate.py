@@ -227,7 +227,7 @@ class _M4(_Form):
         if guess is not None:
             with np.errstate(all="ignore"):
                 s0 = (np.exp(guess) - e_inf) / span
-                z0 = np.where((s0 > 1e-12) & (s0 < 1 - 1e-12), np.log(s0) - np.log1p(-s0), np.nan)
+                z0 = np.where((s0 > 1e-12) & (s0 < 1 - 1e-12), _logit(s0), np.nan)
         z = self._solve(rhs, a, z0)
         s = _sigmoid(z)
         y = e_inf + s * span
