@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -82,18 +81,6 @@ def test_batched_fit_recovers_m4() -> None:
     y = law.predict(x, truth)
     bf = batch_fit("m4", x, y, np.ones((1, len(x))), 1.0)
     np.testing.assert_allclose(law.predict(x, bf.law_values(0)), y, rtol=1e-6)
-
-
-def test_auto_is_fast_on_a_ten_point_curve() -> None:
-    x, y = _bending_curve(n=10, noise=0.01)
-    fit_law("auto", x, y, eps0=1.0)  # warm-up
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        fit_law("auto", x, y, eps0=1.0)
-        times.append(time.perf_counter() - start)
-    # Goal 50 ms; generous here so that a loaded CI machine does not fail spuriously.
-    assert float(np.median(times)) < 0.25
 
 
 def test_bootstrap_of_an_ensemble_refits_its_members() -> None:
