@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint install services clean
+.PHONY: demo test lint install services clean mutation
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ services:
 # Under CI (CI=true) the PostgreSQL tests must run: a missing server fails them instead of skipping.
 test: lint services
 	SCALINGLAB_REQUIRE_POSTGRES=$${CI:+1} $(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# Mutation testing (not part of `make test`; tens of minutes per module): every module listed in
+# pyproject's [tool.scalinglab.mutation], or some with MODULES="laws report". Results: docs/testing.md.
+MODULES ?=
+mutation: $(STAMP)
+	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python benchmarks/mutation.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,129 @@
+"""Mutation testing with mutmut, one module at a time, in a scratch copy of the tree.
+
+Not part of CI: it takes tens of minutes per module. ``make mutation`` runs every module in
+``[tool.scalinglab.mutation]`` of pyproject.toml; ``make mutation MODULES="laws report"`` runs
+some. Each module gets its own scratch copy (``$MUTATION_DIR``, default
+``/tmp/scalinglab-mutation/<module>``) holding ``src/``, ``tests/``, a ``pyproject.toml`` whose
+``[tool.mutmut]`` table is the shared one plus that module's ``only_mutate`` and test files, and a
+``shared`` link to the benchmark data. mutmut keeps its results in the copy's ``mutants/``, so an
+interrupted run resumes where it stopped. The summary (killed / survived / other per module, and
+every survivor's name) is printed and written to ``<scratch>/<module>/summary.json``.
+
+Usage::
+
+    nice -n 10 python benchmarks/mutation.py laws report --max-children 2
+    python benchmarks/mutation.py --summary laws     # only report a finished run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def _toml_value(value: object) -> str:
+    """A TOML literal for the small values the mutmut table holds (str, bool, number, list)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _config() -> tuple[dict[str, object], dict[str, dict[str, list[str]]]]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    base = dict(data["tool"]["mutmut"])
+    modules = data["tool"]["scalinglab"]["mutation"]
+    return base, modules
+
+
+def prepare(module: str, scratch: Path) -> Path:
+    """Copy the tree into ``scratch/module`` and write that module's mutmut table."""
+    base, modules = _config()
+    spec = modules[module]
+    work = scratch / module
+    work.mkdir(parents=True, exist_ok=True)
+    for sub in ("src", "tests"):
+        # copytree with dirs_exist_ok keeps mutants/ and refreshes the sources; mutmut notices
+        # changed files by their mtime and regenerates their mutants.
+        shutil.copytree(ROOT / sub, work / sub, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    table = {**base, "only_mutate": spec["only_mutate"], "pytest_add_cli_args_test_selection": spec["tests"]}
+    # The project's own pyproject (pytest's settings) less its [tool.mutmut] table, then this module's.
+    text = (ROOT / "pyproject.toml").read_text("utf-8")
+    start = text.index("[tool.mutmut]")
+    end = text.index("\n[", start + 1)
+    lines = ["[tool.mutmut]"] + [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+    (work / "pyproject.toml").write_text(text[:start] + text[end + 1:] + "\n" + "\n".join(lines) + "\n", "utf-8")
+    # The tests find the shared data beside the checkout's root; inside mutants/ that root is `work`.
+    link = work / "shared"
+    if SHARED.exists() and not link.exists():
+        link.symlink_to(SHARED)
+    return work
+
+
+def summarise(module: str, work: Path) -> dict[str, object]:
+    """Count mutmut's verdicts for ``module`` and list the survivors."""
+    out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=work,
+                         capture_output=True, text=True, check=False).stdout
+    verdicts: dict[str, str] = {}
+    for line in out.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if sep:
+            verdicts[name] = status
+    counts = Counter(verdicts.values())
+    scored = sum(counts.values()) - counts.get("not checked", 0) - counts.get("skipped", 0)
+    killed = counts.get("killed", 0) + counts.get("timeout", 0) + counts.get("caught by type check", 0)
+    summary = {
+        "module": module,
+        "counts": dict(counts),
+        "killed_fraction": killed / scored if scored else None,
+        "survivors": sorted(k for k, v in verdicts.items() if v in ("survived", "no tests")),
+    }
+    (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    _, modules = _config()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"modules to mutate (default all: {' '.join(modules)})")
+    parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--summary", action="store_true", help="only summarise finished runs")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.modules if m not in modules]
+    if unknown:
+        parser.error(f"unknown module {unknown[0]!r}; choose from {', '.join(modules)}")
+    scratch = Path(os.environ.get("MUTATION_DIR", "/tmp/scalinglab-mutation"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.setdefault("OMP_NUM_THREADS", "1")
+    for module in args.modules or list(modules):
+        work = prepare(module, scratch) if not args.summary else scratch / module
+        if not args.summary:
+            subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
+                           cwd=work, env=env, check=False)
+        summary = summarise(module, work)
+        fraction = summary["killed_fraction"]
+        shown = f"{fraction:.1%}" if isinstance(fraction, float) else "n/a"
+        print(f"{module}: killed {shown} {summary['counts']}", flush=True)
+        for name in summary["survivors"]:  # type: ignore[union-attr]
+            print(f"    survived: {name}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
