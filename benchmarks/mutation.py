@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help=f"modules to mutate (default all: {' '.join(modules)})")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--summary", action="store_true", help="only summarise finished runs")
+    parser.add_argument("--fresh", action="store_true",
+                        help="forget earlier results (mutmut keeps 'no tests' verdicts when tests are added)")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in modules]
     if unknown:
@@ -112,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.setdefault("OMP_NUM_THREADS", "1")
     for module in args.modules or list(modules):
+        if args.fresh and not args.summary:
+            shutil.rmtree(scratch / module / "mutants", ignore_errors=True)
         work = prepare(module, scratch) if not args.summary else scratch / module
         if not args.summary:
             subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],

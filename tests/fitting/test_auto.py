@@ -40,9 +40,10 @@ def test_auto_extrapolates_a_clean_saturating_curve() -> None:
     assert np.max(err) < 0.05
     assert pred.method == "ensemble"
     assert np.all(pred.lower < pred.value) and np.all(pred.value < pred.upper)
-    # The band widens with the extrapolation distance.
+    # The band widens with every step of extrapolation distance (kappa > 0 beyond x_max).
     width = np.log(pred.upper / pred.lower)
-    assert width[-1] >= width[0]
+    assert np.all(np.diff(width) > 0), width
+    assert fit.law.band.kappa > 0
 
 
 def test_ensemble_predict_matches_geometric_mean_of_members() -> None:

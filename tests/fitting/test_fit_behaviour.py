@@ -112,10 +112,19 @@ def test_bootstrap_parallel_equals_serial(noisy_curve):
 
 
 def test_auto_reports_its_choice(noisy_curve):
-    fit = fit_law("auto", *noisy_curve)
-    assert fit.selection is not None
-    assert fit.selection["reason"]
-    assert fit.converged
+    x, y = noisy_curve
+    fit = fit_law("auto", x, y)
+    sel = fit.selection
+    assert fit.converged and sel is not None and sel["method"] == "ensemble"
+    # No eps0 given: the bound assumed is 2 max(y), and the selection says it was assumed.
+    assert sel["eps0_assumed"] is True and sel["eps0"] == pytest.approx(2 * float(np.max(y)))
+    kept = [m for m in sel["members"] if m["weight"] > 0]
+    assert [label for label, _ in fit.law.members] == [m["label"] for m in kept]
+    np.testing.assert_allclose(fit.law.weights, [m["weight"] for m in kept])
+    assert sum(m["weight"] for m in sel["members"]) == pytest.approx(1.0)
+    assert sel["reason"].startswith("geometric mean with equal weights of " + ", ".join(m["label"] for m in kept))
+    assert sel["band"] == fit.law.band.to_dict() and sel["band"]["x_max"] == pytest.approx(float(np.max(x)))
+    assert set(sel["scores"]) == {m["label"] for m in sel["members"]}
 
 
 def test_auto_prefers_a_floor_when_there_is_one():
@@ -137,7 +146,21 @@ def test_compute_optimal_band_contains_point():
     plan = compute_optimal(fit, [1e21, 1e23])
     assert np.all(plan.model_size_lower <= plan.model_size)
     assert np.all(plan.model_size <= plan.model_size_upper)
-    np.testing.assert_allclose(6 * plan.model_size * plan.data_size, [1e21, 1e23], rtol=1e-9)
+    assert np.all(plan.data_size_lower <= plan.data_size) and np.all(plan.data_size <= plan.data_size_upper)
+    for i, budget in enumerate([1e21, 1e23]):
+        # The plan is the fitted law's minimum along C = 6 N D (brute force) ...
+        n_grid = np.logspace(-2, 2, 40001) * np.sqrt(budget / 6)
+        errors = law.predict(np.column_stack([n_grid, budget / 6 / n_grid]), fit.values)
+        best = int(np.argmin(errors))
+        assert 0 < best < len(n_grid) - 1
+        assert plan.model_size[i] == pytest.approx(n_grid[best], rel=1e-3)
+        assert plan.data_size[i] == pytest.approx(budget / 6 / n_grid[best], rel=1e-3)
+        assert plan.predicted_error[i] == pytest.approx(errors[best], rel=1e-9)
+        # ... and its band holds the true optimum (Hoffmann et al. 2022, eq. 4).
+        n_true, d_true = law.compute_optimal(budget, truth)
+        assert plan.model_size_lower[i] <= float(n_true) <= plan.model_size_upper[i]
+        assert plan.data_size_lower[i] <= float(d_true) <= plan.data_size_upper[i]
+    assert plan.law == "chinchilla" and plan.level == 0.9
     with pytest.raises(InputError):
         compute_optimal(fit_law("power", n, y), [1e21])
 

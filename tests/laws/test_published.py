@@ -25,9 +25,14 @@ def test_pruning_five_values():
 def test_chinchilla_frontier():
     # METHOD.md: unrounded Hoffmann constants give N_opt = 4.04e10 at C = 5.76e23.
     params = [math.exp(6.0073404), math.exp(6.0179186), math.exp(0.5267228), 0.33917084, 0.2849083]
-    n_opt, d_opt = Chinchilla().compute_optimal(5.76e23, params)
+    law = Chinchilla()
+    n_opt, d_opt = law.compute_optimal(5.76e23, params)
     assert float(n_opt) == pytest.approx(4.04e10, rel=2e-3)
-    assert 6 * float(n_opt) * float(d_opt) == pytest.approx(5.76e23, rel=1e-9)
+    # D_opt = C / (6 N_opt) = 2.38e12 tokens, and no other split of the budget has lower loss.
+    assert float(d_opt) == pytest.approx(5.76e23 / (6 * 4.04e10), rel=2e-3)
+    n = float(n_opt) * np.logspace(-0.5, 0.5, 1001)
+    loss = law.predict(np.column_stack([n, 5.76e23 / 6 / n]), params)
+    assert abs(int(np.argmin(loss)) - 500) <= 1
 
 
 def test_joint_compute_optimal_minimises_error_on_the_budget():
@@ -35,12 +40,14 @@ def test_joint_compute_optimal_minimises_error_on_the_budget():
     params = np.array([0.7, 2.0, 0.5, 0.01, 0.3])
     budget = 1e12
     n_opt, m_opt = law.compute_optimal(budget, params)
-    assert float(n_opt * m_opt) == pytest.approx(budget, rel=1e-9)
-    # Any other split of the same budget has higher error.
-    shares = np.logspace(-1, 1, 21)
+    # Any other split of the same budget has higher error (a fine grid around the split,
+    # with the model size m = budget / n, so a swap of n and m would be off the minimum).
+    shares = np.logspace(-1, 1, 2001)
     n = float(n_opt) * shares
     errors = law.predict(np.column_stack([n, budget / n]), params)
-    assert np.argmin(errors) == 10
+    assert abs(int(np.argmin(errors)) - 1000) <= 1
+    assert float(m_opt) == pytest.approx(budget / float(n_opt), rel=1e-9)
+    assert float(m_opt) != pytest.approx(float(n_opt), rel=0.1)  # the split is not symmetric
 
 
 def test_kaplan_published_constants_give_a_falling_loss():
