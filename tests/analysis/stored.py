@@ -20,18 +20,30 @@ def store_study(
     n_params: Callable[[float], float] = lambda s: s,
     seeds: tuple[int, ...] = (0, 1, 2),
     noise: float = 0.01,
+    spec_extra: dict[str, object] | None = None,
+    failure: str | None = None,
 ) -> StudyCurves:
-    """Store a grid study whose runs reach ``error(n, s)`` times seeded log-normal noise."""
+    """Store a grid study whose runs reach ``error(n, s)`` times seeded log-normal noise.
+
+    ``spec_extra`` adds to (or overrides) the stored spec, e.g. a ``metric``; with ``failure``
+    one more run (seed 99 of the first cell) fails for good with that error message.
+    """
     storage = open_storage(f"sqlite:///{path}")
-    spec = {"name": name, "task": "synthetic", "metric": "val_error", "seeds": list(seeds)}
+    spec = {"name": name, "task": "synthetic", "metric": "val_error", "seeds": list(seeds),
+            **(spec_extra or {})}
     record = storage.create_study(name, "synthetic", spec)
     planned = [
         PlannedRun(i, int(n), float(s), seed, "default")
         for i, n in enumerate(shard_sizes) for s in model_sizes for seed in seeds
     ]
+    if failure is not None:
+        planned.append(PlannedRun(0, int(shard_sizes[0]), float(model_sizes[0]), 99, "default"))
     storage.add_runs(record.id, planned)
     rng = np.random.default_rng(0)
     while (run := storage.claim_run(record.id, "writer")) is not None:
+        if failure is not None and run.seed == 99:
+            storage.fail_run(run.id, "writer", failure, max_attempts=1)
+            continue
         value = error(run.shard_size, run.model_size) * float(np.exp(noise * rng.standard_normal()))
         storage.finish_run(
             run.id, "writer", state=RunState.COMPLETE,
