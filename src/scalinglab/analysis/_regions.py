@@ -71,8 +71,11 @@ def _boundaries(values: np.ndarray) -> tuple[float, float]:
     alpha, c_inf, eta = (float(v) for v in values)
     if alpha <= 0:
         return math.nan, math.nan
-    small_end = (eta - c_inf) ** (-1 / alpha) if eta > c_inf else math.nan
-    floor_start = c_inf ** (-1 / alpha) if c_inf > 0 else math.inf
+    # numpy powers: a draw with a tiny alpha gives inf (a region beyond any data), where
+    # Python's float power would raise OverflowError.
+    with np.errstate(over="ignore"):
+        small_end = float(np.float64(eta - c_inf) ** (-1 / alpha)) if eta > c_inf else math.nan
+        floor_start = float(np.float64(c_inf) ** (-1 / alpha)) if c_inf > 0 else math.inf
     return small_end, floor_start
 
 
