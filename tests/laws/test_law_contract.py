@@ -29,7 +29,7 @@ from scalinglab.laws import (
     get_law,
     law_names,
 )
-from scalinglab.laws._base import _numeric_inverse, as_params, linear_fit, log_grid
+from scalinglab.laws._base import Law, _numeric_inverse, as_params, linear_fit, log_grid
 
 X = np.logspace(1, 8, 30)
 
@@ -298,3 +298,89 @@ def test_shape_checks_and_helpers():
         as_params([1.0, 2.0], 3, "x")
     np.testing.assert_allclose(log_grid(np.array([1.0, 10.0, 100.0]), 3), [1.0, 10.0, 100.0])
     np.testing.assert_allclose(linear_fit([np.ones(3), np.arange(3.0)], 1 + 2 * np.arange(3.0)), [1.0, 2.0])
+
+
+def _catalogue_entry(law) -> dict:
+    d = law.describe()
+    d["params"] = [{**p, "lower": repr(p["lower"]), "upper": repr(p["upper"]), "log": q.log}
+                   for p, q in zip(d["params"], law.params, strict=True)]
+    return d
+
+
+def test_the_law_catalogue_is_unchanged():
+    """What ``scalinglab laws`` shows and the fitter obeys: names, formulas, references,
+    parameter bounds, log scales and descriptions (tests/laws/data/catalogue.json). A change
+    to any of them is a change to the user-facing contract: update the file on purpose."""
+    import json
+    from pathlib import Path
+
+    expected = json.loads((Path(__file__).parent / "data" / "catalogue.json").read_text())
+    got = {}
+    for name in LAWS:
+        if name == "bnsl":
+            got["bnsl1"] = _catalogue_entry(BNSL(n_breaks=1))
+            got["bnsl2"] = _catalogue_entry(BNSL(n_breaks=2))
+        else:
+            got[name] = _catalogue_entry(get_law(name))
+    assert json.loads(json.dumps(got, sort_keys=True)) == expected
+
+
+ALL_LAWS = [*ONE_INPUT, (Joint(eps0=0.9), [0.5, 3.0, 0.6, 0.01, 0.2]),
+            (Chinchilla(), [400.0, 410.0, 1.7, 0.34, 0.28]), (Kaplan(), [6.4e13, 1.8e13, 0.076, 0.103])]
+
+
+@pytest.mark.parametrize(("law", "params"), ALL_LAWS, ids=[*IDS, "joint", "chinchilla", "kaplan"])
+def test_wrong_parameter_count_names_the_law(law, params):
+    short = list(params)[:-1]
+    needle = f"law '{law.name}' has {len(params)} parameters; got {len(short)}"
+    x = np.array([[1e4, 1e5]]) if law.n_inputs == 2 else np.array([1e4])
+    with pytest.raises(ValueError, match=needle):
+        law.predict(x, short)
+    if type(law).floor is not Law.floor:  # the default floor (0.0) reads no parameters
+        with pytest.raises(ValueError, match=needle):
+            law.floor(short)
+    if law.n_inputs == 1 and type(law).inverse is not Law.inverse:
+        with pytest.raises(ValueError, match=needle):
+            law.inverse([0.5], short)
+        if hasattr(law, "eps_tilde"):
+            with pytest.raises(ValueError, match=needle):
+                law.eps_tilde(x, short)
+    if hasattr(law, "compute_optimal"):
+        with pytest.raises(ValueError, match=needle):
+            law.compute_optimal(1e10, short)
+
+
+@pytest.mark.parametrize(("law", "params"), ONE_INPUT, ids=IDS)
+def test_unreachable_targets_give_nan_without_warnings(law, params):
+    """The inverse at, below and far above the reachable range: nan and no RuntimeWarning
+    (the laws silence the divide and invalid operations they expect)."""
+    import warnings
+
+    floor = law.floor(params)
+    targets = np.array([floor - 1.0, -1.0, floor, 0.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = law.inverse(targets, params)
+    assert out.shape == targets.shape and out.dtype == np.float64
+    assert np.all(np.isnan(out[:2]))  # below the floor, and a negative error
+
+
+def test_integer_inputs_are_floats():
+    # Integer budgets and targets work as floats (no integer powers of negative exponents).
+    n_opt, m_opt = Joint(eps0=0.9).compute_optimal([10**10], [0.5, 3.0, 0.6, 0.01, 0.2])
+    assert n_opt.dtype == np.float64 and m_opt.dtype == np.float64
+    n_opt, d_opt = Chinchilla().compute_optimal(np.array([6 * 10**20]), [400.0, 410.0, 1.7, 0.34, 0.28])
+    assert n_opt.dtype == np.float64 and d_opt.dtype == np.float64
+    assert PowerFloor().inverse([1], [3, 1, 0]).dtype == np.float64
+    assert float(PowerFloor().inverse([1], [3, 1, 0])[0]) == pytest.approx(3.0)
+    lo, hi = PowerFloor().bounds()
+    assert lo.dtype == np.float64 and hi.dtype == np.float64
+
+
+def test_pruning_starts_from_the_densest_networks_error():
+    d = 0.8 ** np.arange(0, 45)
+    y = Pruning().predict(d, [0.08, 0.9, 2.0, 0.01])
+    starts = Pruning().starts(d[::-1], y[::-1])  # any order: eps_np is the error at the largest d
+    assert starts[0][0] == pytest.approx(0.0801, abs=1e-4)
+    assert all(s[1] == pytest.approx(float(np.max(y)) * 1.02) for s in starts)
+    assert len(starts) == 16
