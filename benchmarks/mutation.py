@@ -12,6 +12,7 @@ every survivor's name) is printed and written to ``<scratch>/<module>/summary.js
 Usage::
 
     nice -n 10 python benchmarks/mutation.py laws report --max-children 2
+    python benchmarks/mutation.py --survivors laws   # after adding tests: re-test the survivors
     python benchmarks/mutation.py --summary laws     # only report a finished run
 """
 
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help=f"modules to mutate (default all: {' '.join(modules)})")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--summary", action="store_true", help="only summarise finished runs")
+    parser.add_argument("--survivors", action="store_true",
+                        help="re-test only the survivors of the last run (after adding tests)")
     parser.add_argument("--fresh", action="store_true",
                         help="forget earlier results (mutmut keeps 'no tests' verdicts when tests are added)")
     args = parser.parse_args(argv)
@@ -118,8 +121,14 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(scratch / module / "mutants", ignore_errors=True)
         work = prepare(module, scratch) if not args.summary else scratch / module
         if not args.summary:
-            subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
-                           cwd=work, env=env, check=False)
+            names: list[str] = []
+            if args.survivors:
+                names = list(summarise(module, work)["survivors"])  # type: ignore[arg-type]
+                if not names:
+                    print(f"{module}: no survivors to re-test", flush=True)
+            if names or not args.survivors:
+                subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children),
+                                *names], cwd=work, env=env, check=False)
         summary = summarise(module, work)
         fraction = summary["killed_fraction"]
         shown = f"{fraction:.1%}" if isinstance(fraction, float) else "n/a"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +33,37 @@ def test_cached_arrays_builds_once_and_leaves_no_temporaries(tmp_path: Path) -> 
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def _build_in_process(path: str, log: str) -> None:
+N_PROCS = 3
+
+
+def _build_in_process(path: str, log: str, arrived, cond) -> None:
+    """One process's call of ``cached_arrays``, with the cache's own lock step instrumented.
+
+    Every process counts itself in as it reaches the lock (past the "file exists?" check), and
+    the builder, holding the lock, waits until all have: so the others are certain to queue on
+    the lock while the entry is built, then find it on the re-check. No sleeps.
+    """
+    import contextlib
+
+    from scalinglab.tasks import _cache
+
+    real_lock = _cache._exclusive_lock
+
+    @contextlib.contextmanager
+    def counted_lock(lock_path):
+        with cond:
+            arrived.value += 1
+            cond.notify_all()
+        with real_lock(lock_path):
+            yield
+
+    _cache._exclusive_lock = counted_lock
+
     def build() -> dict[str, np.ndarray]:
         with open(log, "a") as handle:
             handle.write("built\n")
-        time.sleep(0.3)  # long enough for the other process to arrive meanwhile
+        with cond:
+            assert cond.wait_for(lambda: arrived.value == N_PROCS, timeout=60), arrived.value
         return {"x": np.ones(3)}
 
     cached_arrays(Path(path), build)
@@ -47,14 +72,17 @@ def _build_in_process(path: str, log: str) -> None:
 def test_concurrent_processes_build_an_entry_once(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("fork")
     log = tmp_path / "log.txt"
+    arrived = ctx.Value("i", 0)
+    cond = ctx.Condition()
     procs = [
-        ctx.Process(target=_build_in_process, args=(str(tmp_path / "e.npz"), str(log)))
-        for _ in range(3)
+        ctx.Process(target=_build_in_process, args=(str(tmp_path / "e.npz"), str(log), arrived, cond))
+        for _ in range(N_PROCS)
     ]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(30)
+        p.join(120)
         assert p.exitcode == 0
+    assert arrived.value == N_PROCS  # all of them went through the lock while the entry was built
     assert log.read_text().count("built") == 1
     np.testing.assert_array_equal(np.load(tmp_path / "e.npz")["x"], np.ones(3))
