@@ -80,7 +80,9 @@ def test_cnn_and_sgd_train() -> None:
     trial = Trial.standalone(shard_size=256, model_size=8, params=params)
     metrics = mnist1d.train(trial)
     assert metrics["n_params"] == (8 * 1 * 5 + 8) + 2 * (8 * 8 * 3 + 8) + (8 * 5 * 10 + 10)
-    assert 0.0 <= metrics["min_val_error"] < 0.9
+    # Chance is 0.9 (10 classes); 3 binomial sd below it on 1000 validation points is 0.87.
+    # The CNN reaches about 0.68 in these 120 steps: require 0.8, far below chance.
+    assert 0.0 <= metrics["min_val_error"] < 0.8, metrics
 
 
 def test_error_decreases_with_more_data() -> None:

@@ -46,7 +46,9 @@ def test_any_classifier_by_import_path_and_validation_size() -> None:
     params = {"estimator": "sklearn.tree:DecisionTreeClassifier", "size_param": "max_depth",
               "dataset": "wine", "validation_size": 50}
     metrics = sk.train(Trial.standalone(shard_size=100, model_size=3, params=params))
-    assert 0.0 <= metrics["val_error"] <= 1.0
+    # Wine has 3 classes, the largest 40% of the rows: always guessing it errs 60% of the time.
+    # A depth-3 tree on 100 rows errs about 10% (0.10-0.12 over seeds): well below chance.
+    assert 0.0 <= metrics["val_error"] < 0.3, metrics
     assert 3 <= metrics["n_params"] <= 15  # nodes of a tree of depth <= 3
 
 
