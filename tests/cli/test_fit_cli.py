@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scalinglab.fitting import fit_law
+
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -80,7 +82,17 @@ def test_fit_bootstrap_intervals(curves: Path):
     assert result.returncode == 0, result.stderr
     fit = json.loads(result.stdout)["fits"][0]
     assert fit["interval_method"] == "bootstrap_percentile"
-    assert fit["bootstrap"]["n_requested"] == 50
+    assert fit["bootstrap"]["n_requested"] == 50 and fit["bootstrap"]["n_failed"] == 0
+    # The values: the CLI's intervals are the library's bootstrap of the same group and seed,
+    # and they are what the fit reports as its intervals.
+    frame = pd.read_csv(curves)
+    group = frame[frame["model"] == fit["group"]["model"]]
+    api = fit_law("power", group["shard_size"], group["val_error"]).bootstrap(50, seed=0)
+    for name, (lo, hi) in api.intervals(0.9).items():
+        assert fit["bootstrap"]["intervals"][name] == pytest.approx([lo, hi], rel=1e-9)
+        assert fit["intervals"][name] == pytest.approx([lo, hi], rel=1e-9)
+        assert fit["bootstrap"]["stderr"][name] == pytest.approx(api.standard_errors[name], rel=1e-9)
+        assert lo < fit["params"][name] < hi
 
 
 def test_one_bad_group_is_skipped_the_rest_fitted(tmp_path: Path, curves: Path):

@@ -74,4 +74,9 @@ def test_init_specs_of_builtin_tasks_are_valid(tmp_path):
     from scalinglab.study import StudySpec
     from scalinglab.tasks import synthetic
 
-    StudySpec.from_dict(tomllib.loads(synthetic.INIT_SPEC))
+    spec = StudySpec.from_dict(tomllib.loads(synthetic.INIT_SPEC))
+    assert spec.name == "synthetic-demo" and spec.task == "synthetic" and spec.metric == "val_error"
+    assert list(spec.seeds) == [0, 1, 2]
+    assert list(spec.shard_sizes) == [128 * 2**i for i in range(7)]  # 128 .. 8192, doubling
+    assert spec.model.knob == "width" and list(spec.model.sizes) == [2, 4, 8, 16, 32, 64, 128]
+    assert spec.train["epochs"] == 10 and spec.train["sleep_s"] == 0.05
