@@ -105,3 +105,52 @@ def test_frames_and_dict_carry_the_values():
     assert isinstance(d["shards"][0]["median_min_val_error"], float)
     with pytest.raises(ValueError):
         curves.cell_seed_scores[0, 0] = 1.0  # read-only
+
+
+def test_cells_frame_columns_and_plain_values():
+    from scalinglab.study._aggregate import _plain
+
+    frame = aggregate_runs(_frame(ROWS)).cells_frame()
+    assert list(frame.columns) == ["shard_index", "shard_size", "model_size", "n_params",
+                                   "median_min_val_error", "n_seeds", "seed_0", "seed_1", "seed_2"]
+    assert frame["model_size"].tolist() == [1.0, 2.0, 1.0, 4.0]
+    assert frame["n_params"].tolist() == [10, 20, 10, 40]
+    assert frame["shard_size"].tolist() == [100, 100, 400, 400]
+    d = aggregate_runs(_frame(ROWS)).to_dict()
+    assert isinstance(d["shards"][1]["best_model_size"], int)  # 4.0 is written as 4
+    # JSON-ready scalars: numpy ints to int, whole floats to int below 2^53, NaN to None.
+    assert _plain(np.int64(3)) == 3 and type(_plain(np.int64(3))) is int
+    assert type(_plain(1000.0)) is int and type(_plain(np.float64(7.0))) is int
+    assert type(_plain(2.0**53)) is float and type(_plain(2.0**53 - 1)) is int
+    assert _plain(0.5) == 0.5 and _plain(float("nan")) is None and _plain("x") == "x"
+
+
+def test_study_curves_reads_the_stored_study(tmp_path):
+    from scalinglab import InputError
+    from scalinglab.storage import open_storage
+    from scalinglab.study import study_curves
+    from tests.analysis.stored import store_study
+
+    shards = np.array([100.0, 200.0, 400.0])
+    stored = store_study(tmp_path / "s.db", "known", shards, np.array([1.0, 2.0]),
+                         lambda n, s: 1.0 / n + 0.01 / s, seeds=(0, 1), noise=0.0,
+                         spec_extra={"metric": "val_loss"})
+    assert stored.metric == "val_loss" and list(stored.seeds) == [0, 1]
+    np.testing.assert_allclose(stored.median_min_val_error, 1.0 / shards + 0.005)
+    np.testing.assert_array_equal(stored.best_model_size, [2.0, 2.0, 2.0])
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}")
+    # A tolerance reaches the aggregation: within 70% of the best, the smaller model 1 is taken.
+    again = study_curves("known", storage, size_tolerance=0.7)
+    np.testing.assert_array_equal(again.best_model_size, [1.0, 1.0, 1.0])
+    with pytest.raises(InputError) as info:
+        study_curves("knwn", storage)
+    message = str(info.value)
+    assert message.startswith("The 'study' parameter must name a study stored in ")
+    assert "(did you mean 'known'?)" in message and message.endswith("Got 'knwn' instead.")
+    with pytest.raises(InputError, match=r"\(stored: known\)"):
+        study_curves("zzzzzz", storage)
+    storage.close()
+    empty = open_storage(f"sqlite:///{tmp_path / 'e.db'}")
+    with pytest.raises(InputError, match=r"\(it holds no study\)"):
+        study_curves("known", empty)
+    empty.close()
