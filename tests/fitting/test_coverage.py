@@ -6,7 +6,7 @@ the window's edge (docs/testing.md has the arithmetic):
 
 * 95% with n = 2000: sd 0.0049, window [0.935, 0.965]; a 90% band (sd 0.0067) sits 5.3 sd below.
 * 90% with n = 2000: sd 0.0067, window [0.880, 0.920]; 85% (sd 0.0080) is 3.8 sd below, 95%
-  (sd 0.0049) 6.2 sd above.
+  (sd 0.0049) 6.1 sd above.
 
 A pure power law fitted in log space is linear least squares, so its Student-t intervals and
 prediction bands are exact: the fit is checked once against ordinary least squares, and the
