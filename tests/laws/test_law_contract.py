@@ -384,3 +384,12 @@ def test_pruning_starts_from_the_densest_networks_error():
     assert starts[0][0] == pytest.approx(0.0801, abs=1e-4)
     assert all(s[1] == pytest.approx(float(np.max(y)) * 1.02) for s in starts)
     assert len(starts) == 16
+
+
+def test_envelope_start_on_a_rising_curve_falls_back_to_a_default():
+    # Every candidate slope is <= 0 on a rising curve: the fallback start is stated, finite.
+    x = np.logspace(1, 5, 12)
+    y = 0.1 + 0.5 * x / (x + 1e3)
+    starts = Envelope(eps0=0.9).starts(x, y)
+    assert len(starts) == 1
+    np.testing.assert_allclose(starts[0], [0.3, 0.0, 1e5**-0.3])
