@@ -393,3 +393,38 @@ def test_envelope_start_on_a_rising_curve_falls_back_to_a_default():
     starts = Envelope(eps0=0.9).starts(x, y)
     assert len(starts) == 1
     np.testing.assert_allclose(starts[0], [0.3, 0.0, 1e5**-0.3])
+
+
+def test_hash_separates_laws_and_constants():
+    assert hash(Envelope(eps0=0.9)) != hash(Envelope(eps0=0.8))
+    assert hash(Envelope(eps0=0.9)) != hash(M4(eps0=0.9))
+    assert hash(Power()) != hash(PowerFloor())
+
+
+@pytest.mark.parametrize("slope", [-14.0, 14.0])
+@pytest.mark.parametrize(("law", "params"), ONE_INPUT, ids=IDS)
+def test_starts_stay_inside_the_bounds_on_extreme_curves(law, params, slope):
+    """A start outside the bounds would be refused by the optimiser: exponents are clipped."""
+    x = np.logspace(0, 2, 12)
+    y = np.exp(slope * np.log(x) / 10) * 0.5  # falls (or rises) 14 decades per decade / 10
+    y = y * 0.5 / np.max(y) if law.name in ("m4", "envelope") else y
+    lo, hi = law.bounds()
+    for start in law.starts(x, y)[:5]:
+        assert np.all(start >= lo) and np.all(start <= hi), (start, lo, hi)
+
+
+def test_steep_curves_clip_the_exponent_at_its_bound():
+    x = np.logspace(0, 2, 12)
+    assert Power().starts(x, x**-12.0)[0][1] == -10.0
+    assert Power().starts(x, x**12.0)[0][1] == 10.0
+    assert M3().starts(x, x**-12.0)[0][2] == -10.0
+    assert M3().starts(x, x**12.0)[0][2] == 10.0
+    assert BNSL().starts(x, x**-12.0)[0][2] == 10.0  # c0 is the decay rate: -slope
+    assert BNSL().starts(x, x**12.0)[0][2] == -10.0
+    assert PowerFloor().starts(x, x**-12.0)[0][1] == 10.0
+    assert PowerFloor().starts(x, x**1.0)[0][1] == 1e-3
+
+
+def test_envelope_inverse_at_the_plateau_is_nan():
+    env = Envelope(eps0=0.9)
+    assert np.isnan(env.inverse([0.9], [0.5, 0.01, 0.1])[0])  # y = eps0: reached only at x = 0
