@@ -21,6 +21,10 @@ __all__ = ["fit_law", "validate_data"]
 
 # Two optima whose costs differ by less than this (relative) are the same optimum.
 _SAME_COST = 1e-6
+# Data a curve can be fitted to: this many distinct inputs (a line through fewer says nothing of
+# the shape) and magnitudes whose squares stay finite in double precision.
+_MIN_DISTINCT_X = 3
+_MAX_VALUE = 1e150
 
 
 def validate_data(law: Law, x: ArrayLike, y: ArrayLike, where: str = "fit_law") -> tuple[FloatArray, FloatArray]:
@@ -64,6 +68,27 @@ def validate_data(law: Law, x: ArrayLike, y: ArrayLike, where: str = "fit_law") 
                 f"The {name!r} parameter of {where} must be > 0 (scaling laws are fitted on log "
                 f"axes). Got {float(np.min(arr))!r} instead; drop or fix those rows."
             )
+        if float(np.max(arr)) > _MAX_VALUE:
+            raise InputError(
+                f"The {name!r} parameter of {where} must be at most {_MAX_VALUE:g} (the laws square "
+                f"and exponentiate it, which overflows). Got {float(np.max(arr))!r} instead; rescale "
+                f"the column (e.g. divide it by a power of 10)."
+            )
+    rows = x_arr.reshape(len(x_arr), -1)
+    distinct = len(np.unique(rows, axis=0))
+    if distinct < _MIN_DISTINCT_X and len(y_arr) > 0:
+        raise InputError(
+            f"The 'x' parameter of {where} must have at least {_MIN_DISTINCT_X} distinct values to fit "
+            f"a curve. Got {distinct} distinct value(s) in {len(y_arr)} rows instead; add runs at other "
+            "sizes (or group the rows by the column that tells the curves apart)."
+        )
+    eps0 = law.constants.get("eps0")
+    if eps0 is not None and len(y_arr) and float(np.max(y_arr)) >= float(eps0):
+        raise InputError(
+            f"The 'eps0' parameter of {where} must be above every y (it is the random-guess error, "
+            f"the worst the {law.name} law allows). Got eps0={float(eps0):g} with y up to "
+            f"{float(np.max(y_arr)):g} instead; give the metric's real random-guess error or drop the rows above it."
+        )
     return x_arr, y_arr
 
 
@@ -275,7 +300,17 @@ def build_result(
                 "the Jacobian is (near) singular: some parameters are not identifiable from "
                 "these data; their standard errors are unreliable"
             )
-        cov_free = np.linalg.pinv(jtj) * residual_scale**2
+        rank = int(np.linalg.matrix_rank(jac)) if np.all(np.isfinite(jac)) else 0
+        if rank < k:
+            # pinv would give zero variance along the directions the data do not constrain:
+            # intervals of zero width. Say so and give no intervals instead.
+            notes.append(
+                f"the covariance is singular (the Jacobian has rank {rank} < {k} free parameters): "
+                "the data do not determine every parameter, so there are no intervals"
+            )
+            cov_free = np.full((k, k), np.nan)
+        else:
+            cov_free = np.linalg.pinv(jtj) * residual_scale**2
         cov_theta[np.ix_(free, free)] = cov_free
     else:
         notes.append("as many parameters as points: no standard errors")

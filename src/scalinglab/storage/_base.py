@@ -249,5 +249,25 @@ class Storage(abc.ABC):
         attempts, failures, score, n_params, duration_s, error.
         """
 
+    def time_span(self, study_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """When the study's first run started and its last one ended (or last beat).
+
+        ``(None, None)`` before any run started. Backends may override this with one query.
+        """
+        runs = self.get_runs(study_id)
+        starts = [r.started_at for r in runs if r.started_at is not None]
+        ends = [t for r in runs for t in (r.finished_at, r.heartbeat_at) if t is not None]
+        return (min(starts) if starts else None, max(ends) if ends else None)
+
+    def check_alive(self) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`scalinglab.StorageError` if the storage is gone under us.
+
+        A file database that was deleted or replaced since it was opened would swallow
+        every result written to it; a long-running writer calls this every tick.
+        """
+
+    def check_writable(self) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`scalinglab.StorageError` if this storage cannot be written to."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
