@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> None:
             if debug:
                 raise
             what = "" if _environment_error(exc) else "internal error, please report it: "
+            if "readonly database" in str(exc) or "read-only file system" in str(exc).lower():
+                click.echo("error: The storage is read-only (the database refused a write); make "
+                           "the file and its directory writable, or copy it and pass --storage "
+                           "COPY.", err=True)
+                sys.exit(1)
             click.echo(mask_credentials(f"error: {what}{type(exc).__name__}: {_one_line(exc)}"
                                  " (SCALINGLAB_DEBUG=1 shows the traceback)"), err=True)
             sys.exit(1)

@@ -76,7 +76,8 @@ def validate_data(law: Law, x: ArrayLike, y: ArrayLike, where: str = "fit_law") 
             )
     rows = x_arr.reshape(len(x_arr), -1)
     distinct = len(np.unique(rows, axis=0))
-    if distinct < _MIN_DISTINCT_X and len(y_arr) > 0:
+    # (Fewer points than the law has parameters gets its own message in fit_law.)
+    if distinct < _MIN_DISTINCT_X and len(y_arr) >= law.n_params:
         raise InputError(
             f"The 'x' parameter of {where} must have at least {_MIN_DISTINCT_X} distinct values to fit "
             f"a curve. Got {distinct} distinct value(s) in {len(y_arr)} rows instead; add runs at other "
@@ -296,17 +297,14 @@ def build_result(
         except np.linalg.LinAlgError:
             cond = math.inf
         if not math.isfinite(cond) or cond > 1e14:
+            # pinv would give (near) zero variance along the directions the data do not
+            # constrain: intervals of zero width presented as certain. Say so instead.
+            rank = int(np.linalg.matrix_rank(jac, tol=1e-7 * float(np.max(np.abs(jac)) or 1.0))) \
+                if np.all(np.isfinite(jac)) else 0
             notes.append(
-                "the Jacobian is (near) singular: some parameters are not identifiable from "
-                "these data; their standard errors are unreliable"
-            )
-        rank = int(np.linalg.matrix_rank(jac)) if np.all(np.isfinite(jac)) else 0
-        if rank < k:
-            # pinv would give zero variance along the directions the data do not constrain:
-            # intervals of zero width. Say so and give no intervals instead.
-            notes.append(
-                f"the covariance is singular (the Jacobian has rank {rank} < {k} free parameters): "
-                "the data do not determine every parameter, so there are no intervals"
+                f"the covariance is singular (the Jacobian has numerical rank {rank} for {k} free "
+                "parameters): these data do not determine every parameter, so there are no "
+                "intervals; fix a parameter, use a law with fewer, or add points that vary more"
             )
             cov_free = np.full((k, k), np.nan)
         else:

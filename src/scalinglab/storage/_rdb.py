@@ -167,8 +167,9 @@ class RDBStorage(Storage):
         self.connect_url = url
         #: ``url`` without its password: what status lines, errors and logs show.
         self.display_url = mask_url(url)
-        if url.startswith("sqlite:///") and url not in ("sqlite:///", "sqlite:///:memory:"):
-            parent = Path(url[len("sqlite:///"):]).expanduser().parent
+        path = sqlite_path(url)
+        if path is not None:
+            parent = path.parent
             if not parent.is_dir():
                 raise InputError(
                     f"The storage URL {url!r} names a SQLite file in {str(parent)!r}, "
@@ -222,6 +223,10 @@ class RDBStorage(Storage):
         """Raise :class:`StorageError` if the SQLite file or its directory is read-only."""
         if self._path is None:
             return
+        if "mode=ro" in self.connect_url or "immutable=1" in self.connect_url:
+            raise StorageError(
+                f"The storage {self.display_url!r} is opened read-only (mode=ro); drop that from "
+                "the URL to run a study in it.")
         where = self._path if self._path.exists() else self._path.parent
         # WAL mode creates -wal and -shm files beside the database: the directory matters too.
         for target in {where, self._path.parent}:
@@ -527,7 +532,9 @@ def sqlite_path(url: str) -> Path | None:
     if not url.startswith("sqlite:///") or url in ("sqlite:///", "sqlite:///:memory:"):
         return None
     text = url[len("sqlite:///"):].split("?", 1)[0]
-    if not text or text == ":memory:":
+    if text.startswith("file:"):  # a URI filename (sqlite:///file:path?mode=ro&uri=true)
+        text = text[len("file:"):]
+    if not text or text == ":memory:" or "mode=memory" in url:
         return None
     return Path(text).expanduser()
 

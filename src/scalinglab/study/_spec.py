@@ -205,6 +205,11 @@ class StudySpec:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise InputError(f"Cannot read the study spec {str(path)!r}: {exc.strerror}.") from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"The study spec {str(path)!r} is not a UTF-8 text file (byte {exc.start} is "
+                f"{exc.object[exc.start:exc.start + 1]!r}); give a TOML file (scalinglab init "
+                "writes one).") from exc
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
