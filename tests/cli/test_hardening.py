@@ -47,16 +47,6 @@ def _complete(db: Path) -> int:
         return 0
 
 
-@pytest.fixture(scope="module")
-def done_study(tmp_path_factory) -> Path:
-    """A small completed synthetic study (run in-process once for the module)."""
-    folder = tmp_path_factory.mktemp("done")
-    (folder / "s.toml").write_text(spec_text(name="done", shards=6))
-    out = cli("run", "s.toml", "--workers", "0", "--no-progress", cwd=folder)
-    assert out.returncode == 0, out.stderr
-    return folder
-
-
 # -- data and processes ----------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["delete", "replace"])
