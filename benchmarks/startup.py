@@ -56,9 +56,9 @@ def main() -> None:
         ui = [py, "-c", "import click, rich"]
         numeric = [py, "-c", "import numpy, scipy.optimize, pandas"]
         cases = [
-            ("--help", cli + ["--help"], ui, 5.0),
-            ("laws", cli + ["laws"], ui, 5.0),
-            ("fit (7 points, law auto)", cli + ["fit", "seven.csv", "--x", "x", "--y", "y"], numeric, 1.3),
+            ("--help", [*cli, "--help"], ui, 5.0),
+            ("laws", [*cli, "laws"], ui, 5.0),
+            ("fit (7 points, law auto)", [*cli, "fit", "seven.csv", "--x", "x", "--y", "y"], numeric, 1.3),
         ]
         rows = []
         for name, command, baseline, goal in cases:

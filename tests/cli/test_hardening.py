@@ -157,7 +157,7 @@ def test_failed_runs_make_run_exit_1_with_a_summary(tmp_path):
     (tmp_path / "some.toml").write_text(text)
     out = cli("run", "some.toml", "--workers", "0", "--no-progress", "--format", "json", cwd=tmp_path)
     line = one_line_error(out, 1)
-    assert line.startswith("4 of 12 runs FAILED; the most common error (4 runs): RuntimeError: synthetic failure")
+    assert line.startswith("4 of 12 runs FAILED; the most common error (1 run): RuntimeError: synthetic failure")
     assert line.endswith("see them with: scalinglab runs some --state FAILED")
     summary = strict_loads(out.stdout)
     assert summary["n_complete"] == 8 and summary["n_failed"] == 4
@@ -245,7 +245,7 @@ def test_fit_with_eps0_below_the_data_is_refused(tmp_path):
     (tmp_path / "d.csv").write_text(SEVEN)
     line = one_line_error(cli("fit", "d.csv", "--x", "x", "--y", "y", "--law", "m4", "--eps0", "0.1",
                               cwd=tmp_path), 2)
-    assert "'eps0'" in line and "above every y" in line
+    assert "'eps0'" in line and "must be above the data" in line and "from 0.22 to 0.5" in line
 
 
 def test_a_singular_covariance_says_so_instead_of_zero_width_intervals(tmp_path):

@@ -252,7 +252,7 @@ def run_command(file: Path, storage: str | None, workers: int | None, no_progres
     failed_hint = f"see them with: scalinglab runs {spec.name} --state FAILED"
     if summary.stopped_early:
         click.echo(
-            f"Stopped early: {summary.stopped_early}. The other {summary.n_waiting} runs were not "
+            f"Stopped early: {summary.stopped_early.rstrip('.')}. The other {summary.n_waiting} runs were not "
             f"started; {failed_hint}, fix the cause, then resume with: {resume} "
             f"(or pass --fail-fast 0 to run them anyway).", err=True)
         sys.exit(1)
@@ -263,7 +263,7 @@ def run_command(file: Path, storage: str | None, workers: int | None, no_progres
     if summary.n_failed:
         click.echo(
             f"{summary.n_failed} of {summary.n_runs} runs FAILED; the most common error "
-            f"({summary.top_error_count} runs): {summary.top_error}; {failed_hint}", err=True)
+            f"({_runs(summary.top_error_count)}): {summary.top_error}; {failed_hint}", err=True)
         sys.exit(1)
 
 
@@ -284,8 +284,12 @@ def status_command(study: str, storage: str | None, fmt: str) -> None:
                f"complete, {summary.n_failed} failed, {summary.n_pruned} pruned, "
                f"{summary.n_running} running, {summary.n_waiting} waiting")
     if summary.n_failed:
-        click.echo(f"most common error ({summary.top_error_count} runs): {summary.top_error}; "
+        click.echo(f"most common error ({_runs(summary.top_error_count)}): {summary.top_error}; "
                    f"see them with: scalinglab runs {summary.study} --state FAILED")
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
 
 
 def _state(summary: Any) -> str:

@@ -84,11 +84,14 @@ def validate_data(law: Law, x: ArrayLike, y: ArrayLike, where: str = "fit_law") 
             "sizes (or group the rows by the column that tells the curves apart)."
         )
     eps0 = law.constants.get("eps0")
-    if eps0 is not None and len(y_arr) and float(np.max(y_arr)) >= float(eps0):
+    # Measured errors at tiny shards scatter around the random-guess error, some above it;
+    # but an eps0 at or below every point cannot be the random-guess error of these data.
+    if eps0 is not None and len(y_arr) and float(np.min(y_arr)) >= float(eps0):
         raise InputError(
-            f"The 'eps0' parameter of {where} must be above every y (it is the random-guess error, "
-            f"the worst the {law.name} law allows). Got eps0={float(eps0):g} with y up to "
-            f"{float(np.max(y_arr)):g} instead; give the metric's real random-guess error or drop the rows above it."
+            f"The 'eps0' parameter of {where} must be above the data (it is the random-guess error, "
+            f"the worst the {law.name} law allows). Got eps0={float(eps0):g} with y from "
+            f"{float(np.min(y_arr)):g} to {float(np.max(y_arr)):g} instead; give the metric's real "
+            "random-guess error or drop the rows above it."
         )
     return x_arr, y_arr
 

@@ -169,6 +169,10 @@ class Storage(abc.ABC):
     def list_studies(self) -> list[StudyRecord]:
         """Every stored study, oldest first."""
 
+    def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> StudyRecord:
+        """Replace the stored spec of a study (its ``[train]`` changed); return the record."""
+        raise NotImplementedError(f"{type(self).__name__} cannot update a study's spec")
+
     # -- planning ----------------------------------------------------------------------------
     @abc.abstractmethod
     def add_runs(self, study_id: int, planned: Sequence[PlannedRun]) -> int:

@@ -311,6 +311,13 @@ class RDBStorage(Storage):
             row = conn.execute(studies.select().where(studies.c.name == name)).mappings().first()
         return None if row is None else _study(row)
 
+    def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> StudyRecord:
+        with self.engine.begin() as conn:
+            conn.execute(studies.update().where(studies.c.id == study_id)
+                         .values(spec_json=_dumps(dict(spec))))
+            row = conn.execute(studies.select().where(studies.c.id == study_id)).mappings().one()
+        return _study(row)
+
     def list_studies(self) -> list[StudyRecord]:
         with self._read.begin() as conn:
             rows = conn.execute(studies.select().order_by(studies.c.id)).mappings().all()

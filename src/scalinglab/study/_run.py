@@ -91,14 +91,31 @@ def create_study(spec: StudySpec, storage: Storage) -> StudyRecord:
     record = storage.get_study(spec.name)
     if record is None:
         return storage.create_study(spec.name, spec.task, spec.to_dict())
-    stored = StudySpec.from_dict(dict(record.spec)).identity()
+    stored_spec = StudySpec.from_dict(dict(record.spec))
+    stored = stored_spec.identity()
     if stored != spec.identity():
         field = _first_difference(stored, spec.identity())
         raise InputError(
             f"The study {spec.name!r} already exists in {_display(storage)} "
             f"with a different '{field}'; give the study a new name or use another --storage."
         )
+    if stored_spec.config_key != spec.config_key:
+        # [train] changed: new runs under the new key; the study now follows the new spec
+        # (status, curves and analyses use the runs of the current [train]).
+        record = storage.update_study_spec(record.id, spec.to_dict())
     return record
+
+
+def current_runs(storage: Storage, record: StudyRecord, states: Any = None) -> Any:
+    """The study's runs of its current ``[train]`` (config key) as a frame."""
+    frame = storage.runs_frame(record.id, states)
+    try:
+        key = StudySpec.from_dict(dict(record.spec)).config_key
+    except InputError:  # a study stored through the storage API with a partial spec
+        return frame
+    if "config_key" in frame.columns and len(frame) and (frame["config_key"] != key).any():
+        frame = frame[frame["config_key"] == key].reset_index(drop=True)
+    return frame
 
 
 def _display(storage: Storage) -> str:
@@ -143,7 +160,7 @@ def _top_error(storage: Storage, study_id: int,
 
 
 def _missing(spec: StudySpec, record: StudyRecord, storage: Storage) -> bool:
-    frame = storage.runs_frame(record.id)
+    frame = current_runs(storage, record)
     stored = set(zip(frame["shard_index"], frame["model_size"].astype(float), frame["seed"],
                      strict=True))
     return any((p.shard_index, float(p.model_size), p.seed) not in stored
@@ -366,10 +383,12 @@ def run_study(
     store.check_writable()
     record = create_study(spec, store)
     release_orphans(store, record.id, spec.execution.stale_after_s)
-    store.add_runs(record.id, plan_runs(spec, store.runs_frame(record.id)))
+    store.add_runs(record.id, plan_runs(spec, current_runs(store, record)))
 
     if executor is None:
-        executor = InProcessExecutor() if workers == 0 else LocalExecutor(workers)
+        # In-process: one run per tick, so that progress, the storage check and the early
+        # stop on failures see every run.
+        executor = InProcessExecutor(runs_per_check=1) if workers == 0 else LocalExecutor(workers)
     job = WorkerJob(storage_url=str(getattr(store, "connect_url", None) or getattr(store, "url", "")),
                     study_id=record.id,
                     task=spec.task, metric=spec.metric, data_seed=spec.data.data_seed,
@@ -418,12 +437,12 @@ def run_study(
                                              f"{error}")
                             break
                 if counts[RunState.WAITING] == 0 and counts[RunState.RUNNING] == 0:
-                    if store.add_runs(record.id, plan_runs(spec, store.runs_frame(record.id))) == 0:
+                    if store.add_runs(record.id, plan_runs(spec, current_runs(store, record))) == 0:
                         break
                     continue
                 if spec.search.method == "hestness" and counts[RunState.WAITING] == 0:
                     # Some shards may be ready for their next search phase while others run.
-                    store.add_runs(record.id, plan_runs(spec, store.runs_frame(record.id)))
+                    store.add_runs(record.id, plan_runs(spec, current_runs(store, record)))
                 if time.monotonic() - last_stale_check > spec.execution.stale_after_s / 2:
                     last_stale_check = time.monotonic()
                     release_orphans(store, record.id, spec.execution.stale_after_s)

@@ -184,9 +184,13 @@ class StudySpec:
         }
 
     def identity(self) -> dict[str, Any]:
-        """What makes two specs the same study: everything except ``execution``/``description``."""
+        """What makes two specs the same study: all but ``execution``, ``description``, ``train``.
+
+        ``[train]`` is part of each run's key instead (:attr:`config_key`): changing it makes
+        new runs of the same study (docs/spec.md).
+        """
         out = self.to_dict()
-        del out["execution"], out["description"]
+        del out["execution"], out["description"], out["train"]
         out.pop("eps0", None)  # an analysis setting: changing it does not change the runs
         return out
 
