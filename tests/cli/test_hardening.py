@@ -283,6 +283,11 @@ def test_fit_auto_shows_members_weights_and_the_extrapolation(tmp_path):
     ext = doc["fits"][0]["extrapolation"]
     assert [e["x"] for e in ext] == [12800.0, 64000.0]
     assert all(e["lower"] < e["value"] < e["upper"] for e in ext)
+    csv = pd.read_csv(io.StringIO(cli("fit", "d.csv", "--x", "x", "--y", "y", "--format", "csv",
+                                      cwd=tmp_path).stdout))
+    assert csv.loc[0, "m4.weight"] == pytest.approx(0.25)
+    assert csv.loc[0, "pred_10x_lower"] < csv.loc[0, "pred_10x"] < csv.loc[0, "pred_10x_upper"]
+    assert not csv.drop(columns=["error"]).isna().any(axis=None)  # no column of nan
 
 
 # -- security --------------------------------------------------------------------------------

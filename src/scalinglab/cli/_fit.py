@@ -82,10 +82,19 @@ def _csv_rows(fits: FrameFit, level: float) -> pd.DataFrame:
                     "rmsle": d["rmsle"],
                 }
             )
+            members = (d.get("selection") or {}).get("members") if d["law"] == "ensemble" else None
+            for m in members or []:
+                # The ensemble's uncertainty is its band: members' weights, no parameter intervals.
+                row[f"{m['label']}.weight"] = m.get("weight")
             for name, value in d["params"].items():
                 row[name] = value
-                row[f"{name}_stderr"] = d["stderr"][name]
-                row[f"{name}_lower"], row[f"{name}_upper"] = d["intervals"][name]
+                if not members:
+                    row[f"{name}_stderr"] = d["stderr"][name]
+                    row[f"{name}_lower"], row[f"{name}_upper"] = d["intervals"][name]
+            for e in _extrapolation(g, level):  # the curve at 2x and 10x its largest x
+                tag = f"pred_{e['times_x_max']:g}x"
+                row[f"{tag}_x"], row[tag] = e["x"], e["value"]
+                row[f"{tag}_lower"], row[f"{tag}_upper"] = e["lower"], e["upper"]
             row["error"] = None
         rows.append(row)
     return pd.DataFrame(rows)
