@@ -121,7 +121,9 @@ def _print_frame(frame: Any, title: str, columns: list[str] | None = None,
     columns = [c for c in (columns or list(frame.columns)) if c in frame.columns]
     table = Table(title=escape(title))
     for col in columns:
-        table.add_column(escape(str(col)))
+        # Names and numbers never wrap (a log or a grep must find them whole); errors may.
+        table.add_column(escape(str(col)), no_wrap=col not in error_columns,
+                         overflow="fold" if col in error_columns else "ellipsis")
     for row in frame[columns].itertuples(index=False):
         cells = []
         for col, value in zip(columns, row, strict=True):
@@ -135,7 +137,10 @@ def _print_frame(frame: Any, title: str, columns: list[str] | None = None,
             else:
                 cells.append(escape(str(value)))
         table.add_row(*cells)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # piped: no terminal width to fit, keep rows whole
+        console = Console(width=200)
+    console.print(table)
 
 
 def _output_frame(frame: Any, fmt: str, title: str, columns: list[str] | None = None) -> None:

@@ -68,11 +68,12 @@ def validate_data(law: Law, x: ArrayLike, y: ArrayLike, where: str = "fit_law") 
                 f"The {name!r} parameter of {where} must be > 0 (scaling laws are fitted on log "
                 f"axes). Got {float(np.min(arr))!r} instead; drop or fix those rows."
             )
-        if float(np.max(arr)) > _MAX_VALUE:
+        if float(np.max(arr)) > _MAX_VALUE or float(np.min(arr)) < 1 / _MAX_VALUE:
+            bad = float(np.max(arr)) if float(np.max(arr)) > _MAX_VALUE else float(np.min(arr))
             raise InputError(
-                f"The {name!r} parameter of {where} must be at most {_MAX_VALUE:g} (the laws square "
-                f"and exponentiate it, which overflows). Got {float(np.max(arr))!r} instead; rescale "
-                f"the column (e.g. divide it by a power of 10)."
+                f"The {name!r} parameter of {where} must be in [{1 / _MAX_VALUE:g}, {_MAX_VALUE:g}] (the "
+                f"laws square and exponentiate it, which over- or underflows). Got {bad!r} instead; "
+                "rescale the column (e.g. multiply or divide it by a power of 10)."
             )
     rows = x_arr.reshape(len(x_arr), -1)
     distinct = len(np.unique(rows, axis=0))
