@@ -15,7 +15,6 @@ optional dependencies only when used. The names below are imported on first use,
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from scalinglab._errors import ConvergenceWarning, InputError, MissingExtraError, ScalingLabError
@@ -24,10 +23,16 @@ if TYPE_CHECKING:
     from scalinglab.fitting import FitResult, bootstrap, compute_optimal, fit_law
     from scalinglab.laws import get_law
 
-try:
-    __version__ = version("scalinglab")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+
+
+def _version() -> str:
+    # importlib.metadata costs more to import than the whole command line: only on demand.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scalinglab")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
 
 _LAZY = {
     "FitResult": "scalinglab.fitting",
@@ -52,6 +57,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        return _version()
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'scalinglab' has no attribute {name!r}")

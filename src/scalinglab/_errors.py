@@ -8,6 +8,7 @@ The CLI turns :class:`InputError` into that line and exit code 2, never a traceb
 from __future__ import annotations
 
 import importlib
+import re
 from types import ModuleType
 from typing import Any
 
@@ -16,7 +17,9 @@ __all__ = [
     "InputError",
     "MissingExtraError",
     "ScalingLabError",
+    "StorageError",
     "invalid_parameter",
+    "mask_credentials",
     "require_extra",
 ]
 
@@ -31,6 +34,14 @@ class InputError(ScalingLabError, ValueError):
 
 class MissingExtraError(ScalingLabError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
+
+
+class StorageError(ScalingLabError):
+    """The storage failed under a command (read-only, deleted, replaced, unreachable).
+
+    Not the user's input but the environment: the CLI prints the one-line message and exits
+    with code 1, and nothing is reported as stored that is not in the database.
+    """
 
 
 class ConvergenceWarning(UserWarning):
@@ -71,3 +82,25 @@ def require_extra(module: str, extra: str) -> ModuleType:
             f"{module} is needed for this and is not installed; "
             f"install it with: pip install 'scalinglab[{extra}]'"
         ) from exc
+
+
+# user:password@ in any URL; password=... as a URL query parameter or a libpq keyword
+# (also passwd=, and quoted libpq values); the secret becomes ***.
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:'\"]*):(?P<secret>[^\s'\"]*)@")
+_QUERY = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd)=)(?P<secret>[^&#\s'\"]*)", re.IGNORECASE)
+_KEYWORD = re.compile(
+    r"(?P<head>(?:^|[\s'\"(,])(?:password|passwd|pwd)\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|[^\s'\",)]+)",
+    re.IGNORECASE)
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with every credential in it replaced by ``***``.
+
+    Covers the user-info of URLs (``postgresql://u:SECRET@h/db``), ``password=`` query
+    parameters (``...?password=SECRET``) and libpq keyword strings
+    (``host=h password=SECRET``). Apply it to anything printed or logged that may hold a
+    storage URL or a driver's message about one.
+    """
+    text = _USERINFO.sub(lambda m: f"{m.group('head')}:***@", text)
+    text = _QUERY.sub(lambda m: f"{m.group('head')}***", text)
+    return _KEYWORD.sub(lambda m: f"{m.group('head')}***", text)

@@ -89,11 +89,28 @@ def test_changed_spec_is_refused_and_nothing_written(tmp_path):
     run_study(make("grid", name="c"), storage=db, workers=0, progress=False, max_runs=1)
     store = open_storage(db)
     before = store.count_runs(store.get_study("c").id)
-    changed = StudySpec.from_dict({**make("grid", name="c").to_dict(),
-                                   "train": {"epochs": 4, "noise": 0.0}})
-    with pytest.raises(InputError, match=r"different 'train\.epochs'"):
+    base = make("grid", name="c").to_dict()
+    changed = StudySpec.from_dict({**base, "seeds": [0, 7]})
+    with pytest.raises(InputError, match=r"different 'seeds'"):
         run_study(changed, storage=db, workers=0, progress=False)
     assert store.count_runs(store.get_study("c").id) == before
+
+
+def test_changed_train_makes_new_runs(tmp_path):
+    # docs/spec.md: [train] is part of each run's identity; changing it makes new runs.
+    db = tmp_path / "t.db"
+    first = run_study(make("grid", name="t"), storage=db, workers=0, progress=False)
+    changed = StudySpec.from_dict({**make("grid", name="t").to_dict(),
+                                   "train": {"epochs": 4, "noise": 0.0}})
+    second = run_study(changed, storage=db, workers=0, progress=False)
+    assert second.complete and second.n_runs == 2 * first.n_runs
+    store = open_storage(db)
+    record = store.get_study("t")
+    assert dict(record.spec)["train"]["epochs"] == 4
+    fresh = run_study(changed, storage=tmp_path / "fresh.db", workers=0, progress=False)
+    assert fresh.n_runs == first.n_runs
+    # The curves are those of the current [train] alone, as if run from scratch.
+    assert study_curves("t", store).to_dict() == study_curves("t", open_storage(tmp_path / "fresh.db")).to_dict()
 
 
 def test_unimportable_task_writes_nothing(tmp_path):

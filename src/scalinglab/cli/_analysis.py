@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,8 @@ import click
 
 from scalinglab._errors import InputError
 from scalinglab.cli import app
-from scalinglab.cli._study import _open, _record, _storage_option
+from scalinglab.cli._common import echo_json, format_option
+from scalinglab.cli._study import _open, _record, _require_completed, _storage_option
 
 _LEVEL = click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.9,
                       show_default=True, help="Level of intervals and bands.")
@@ -41,6 +41,7 @@ def load_analysis(
     store = _open(storage)
     try:
         record = _record(study, store)
+        _require_completed(study, store)
         curves = study_curves(study, store, size_tolerance=size_tolerance)
         spec = dict(record.spec)
     finally:
@@ -84,13 +85,13 @@ def headline_lines(analysis: Any) -> list[str]:
 @app.command("analyze")
 @click.argument("study")
 @_analysis_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option()
 def analyze_command(study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float,
                     fmt: str) -> None:
     """Fit the learning curve, regions, model-size law, joint law and backtest of STUDY."""
     analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
     if fmt == "json":
-        click.echo(json.dumps(analysis.to_dict(), indent=2, allow_nan=False))
+        echo_json(analysis.to_dict())
         return
     from rich.console import Console
     from rich.markup import escape
@@ -130,7 +131,7 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
 @click.option("--data-size", type=float, required=True, help="Training-set size to predict at.")
 @click.option("--model-size", type=float, default=None, help="Parameter count (uses the joint law).")
 @_analysis_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option()
 def predict_command(study: str, data_size: float, model_size: float | None, storage: str | None,
                     eps0: float | None, level: float, size_tolerance: float, fmt: str) -> None:
     """Predicted error of STUDY's task at a data size (and model size), with a band."""
@@ -140,7 +141,7 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
            "predicted": float(p.value[0]), "lower": float(p.lower[0]), "upper": float(p.upper[0]),
            "level": level, "law": "joint" if model_size else (analysis.learning_curve.fit.selection or {}).get("winner")}
     if fmt == "json":
-        click.echo(json.dumps(doc, indent=2))
+        echo_json(doc)
         return
     where = f"{_g(data_size)} examples" + (f" and {_g(model_size)} parameters" if model_size else " (best-fit model)")
     click.echo(f"{analysis.metric} at {where}: {_g(doc['predicted'])}  {int(level * 100)}% band "
@@ -152,7 +153,7 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
 @click.option("--target-error", type=float, default=None, help="Error to reach.")
 @click.option("--compute", type=float, default=None, help="Budget as parameters x examples (joint law).")
 @_analysis_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option()
 def plan_command(study: str, target_error: float | None, compute: float | None, storage: str | None,
                  eps0: float | None, level: float, size_tolerance: float, fmt: str) -> None:
     """Data and model size needed for a target error, or the compute-optimal split."""
@@ -163,7 +164,7 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
     if compute is not None:
         plan = analysis.compute_optimal(compute)
         if fmt == "json":
-            click.echo(json.dumps(plan.to_dict(), indent=2))
+            echo_json(plan.to_dict())
             return
         click.echo(
             f"compute {_g(compute)}: {_g(plan.model_size[0])} parameters {pct}% "
@@ -174,7 +175,7 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
     assert target_error is not None
     result = analysis.plan(target_error)
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        echo_json(result.to_dict())
         return
     if result.reason:
         click.echo(f"{analysis.metric} {_g(target_error)} cannot be planned: {result.reason}")
@@ -232,7 +233,7 @@ def plot_command(study: str, kind: str, output: Path, storage: str | None, eps0:
 @click.argument("study_a")
 @click.argument("study_b")
 @_analysis_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option()
 def compare_command(study_a: str, study_b: str, storage: str | None, eps0: float | None, level: float,
                     size_tolerance: float, fmt: str) -> None:
     """Do two studies' learning-curve exponents differ beyond their uncertainty?
@@ -245,7 +246,7 @@ def compare_command(study_a: str, study_b: str, storage: str | None, eps0: float
     b, _ = load_analysis(study_b, storage, eps0, level, size_tolerance)
     result = compare_exponents(a, b)
     if fmt == "json":
-        click.echo(json.dumps(result, indent=2))
+        echo_json(result)
         return
     click.echo(f"beta_g: {study_a} {_g(result['beta_g'][0], 3)}, {study_b} {_g(result['beta_g'][1], 3)}; "
                f"difference {_g(result['difference'], 3)} +- {_g(result['stderr'], 3)} (z = {_g(result['z'], 3)})")

@@ -136,10 +136,16 @@ class LocalExecutor(Executor):
         self._job: WorkerJob | None = None
         self._storage: Storage | None = None
         self._stop_event: Any = None
+        self._pids: list[int] = []
 
     @property
     def n_workers(self) -> int:
         return self._count
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of every worker this executor started (alive or not)."""
+        return list(self._pids)
 
     def _spawn(self) -> _Slot:
         assert self._job is not None
@@ -155,6 +161,7 @@ class LocalExecutor(Executor):
             for name in _THREAD_VARS:
                 os.environ[name] = "1"
             process.start()
+            self._pids.append(int(process.pid))
         finally:
             for name, value in saved.items():
                 if value is None:
@@ -173,7 +180,9 @@ class LocalExecutor(Executor):
             preload.append(reference.partition(":")[0])
             self._ctx.set_forkserver_preload(preload)  # type: ignore[attr-defined]
         self._stop_event = self._ctx.Event()
-        self._slots = [self._spawn() for _ in range(self._count)]
+        self._slots = []
+        for _ in range(self._count):  # one at a time: stop() must know every started worker
+            self._slots.append(self._spawn())
 
     def check(self) -> list[WorkerDeath]:
         assert self._job is not None and self._storage is not None
@@ -206,7 +215,8 @@ class LocalExecutor(Executor):
             self._slots[i] = self._spawn()
         return deaths
 
-    def stop(self, grace_s: float = 2.0) -> int:
+    def stop(self, grace_s: float = 2.0, *, release: bool = True) -> int:
+        """Stop every worker; with ``release``, give the runs they held back to WAITING."""
         if self._stop_event is None:
             return 0
         self._stop_event.set()
@@ -222,7 +232,7 @@ class LocalExecutor(Executor):
                 slot.process.kill()
                 slot.process.join()
         released = 0
-        if self._storage is not None and self._job is not None:
+        if release and self._storage is not None and self._job is not None:
             released = self._storage.release_runs(
                 self._job.study_id, workers=[s.worker for s in self._slots])
         self._slots = []
@@ -265,8 +275,8 @@ class InProcessExecutor(Executor):
                     exit_when_idle=True)
         return []
 
-    def stop(self, grace_s: float = 2.0) -> int:
-        if self._storage is None or self._job is None:
+    def stop(self, grace_s: float = 2.0, *, release: bool = True) -> int:
+        if not release or self._storage is None or self._job is None:
             return 0
         return self._storage.release_runs(self._job.study_id, workers=[self._worker])
 

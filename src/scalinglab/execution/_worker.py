@@ -231,7 +231,9 @@ def process_main(job: WorkerJob, token: str, stop_event: Any, parent_pid: int) -
     for name in _THREAD_VARS:
         os.environ[name] = "1"
     # Under forkserver the parent process is the fork server, not the study process; it
-    # exits with the study process, and then this worker is re-parented and stops.
-    del parent_pid
+    # exits with the study process. Either way the worker exits when the study dies.
+    from scalinglab.execution._lifeline import die_with_parent
+
+    die_with_parent(parent_pid)
     worker_loop(job, worker_id(token), stop=stop_event.is_set, parent_pid=os.getppid(),
                 single_thread=True)

@@ -21,6 +21,10 @@ __all__ = ["fit_law", "validate_data"]
 
 # Two optima whose costs differ by less than this (relative) are the same optimum.
 _SAME_COST = 1e-6
+# Data a curve can be fitted to: this many distinct inputs (a line through fewer says nothing of
+# the shape) and magnitudes whose squares stay finite in double precision.
+_MIN_DISTINCT_X = 3
+_MAX_VALUE = 1e150
 
 
 def validate_data(law: Law, x: ArrayLike, y: ArrayLike, where: str = "fit_law") -> tuple[FloatArray, FloatArray]:
@@ -64,6 +68,32 @@ def validate_data(law: Law, x: ArrayLike, y: ArrayLike, where: str = "fit_law") 
                 f"The {name!r} parameter of {where} must be > 0 (scaling laws are fitted on log "
                 f"axes). Got {float(np.min(arr))!r} instead; drop or fix those rows."
             )
+        if float(np.max(arr)) > _MAX_VALUE or float(np.min(arr)) < 1 / _MAX_VALUE:
+            bad = float(np.max(arr)) if float(np.max(arr)) > _MAX_VALUE else float(np.min(arr))
+            raise InputError(
+                f"The {name!r} parameter of {where} must be in [{1 / _MAX_VALUE:g}, {_MAX_VALUE:g}] (the "
+                f"laws square and exponentiate it, which over- or underflows). Got {bad!r} instead; "
+                "rescale the column (e.g. multiply or divide it by a power of 10)."
+            )
+    rows = x_arr.reshape(len(x_arr), -1)
+    distinct = len(np.unique(rows, axis=0))
+    # (Fewer points than the law has parameters gets its own message in fit_law.)
+    if distinct < _MIN_DISTINCT_X and len(y_arr) >= law.n_params:
+        raise InputError(
+            f"The 'x' parameter of {where} must have at least {_MIN_DISTINCT_X} distinct values to fit "
+            f"a curve. Got {distinct} distinct value(s) in {len(y_arr)} rows instead; add runs at other "
+            "sizes (or group the rows by the column that tells the curves apart)."
+        )
+    eps0 = law.constants.get("eps0")
+    # Measured errors at tiny shards scatter around the random-guess error, some above it;
+    # but an eps0 at or below every point cannot be the random-guess error of these data.
+    if eps0 is not None and len(y_arr) and float(np.min(y_arr)) >= float(eps0):
+        raise InputError(
+            f"The 'eps0' parameter of {where} must be above the data (it is the random-guess error, "
+            f"the worst the {law.name} law allows). Got eps0={float(eps0):g} with y from "
+            f"{float(np.min(y_arr)):g} to {float(np.max(y_arr)):g} instead; give the metric's real "
+            "random-guess error or drop the rows above it."
+        )
     return x_arr, y_arr
 
 
@@ -271,11 +301,18 @@ def build_result(
         except np.linalg.LinAlgError:
             cond = math.inf
         if not math.isfinite(cond) or cond > 1e14:
+            # pinv would give (near) zero variance along the directions the data do not
+            # constrain: intervals of zero width presented as certain. Say so instead.
+            rank = int(np.linalg.matrix_rank(jac, tol=1e-7 * float(np.max(np.abs(jac)) or 1.0))) \
+                if np.all(np.isfinite(jac)) else 0
             notes.append(
-                "the Jacobian is (near) singular: some parameters are not identifiable from "
-                "these data; their standard errors are unreliable"
+                f"the covariance is singular (the Jacobian has numerical rank {rank} for {k} free "
+                "parameters): these data do not determine every parameter, so there are no "
+                "intervals; fix a parameter, use a law with fewer, or add points that vary more"
             )
-        cov_free = np.linalg.pinv(jtj) * residual_scale**2
+            cov_free = np.full((k, k), np.nan)
+        else:
+            cov_free = np.linalg.pinv(jtj) * residual_scale**2
         cov_theta[np.ix_(free, free)] = cov_free
     else:
         notes.append("as many parameters as points: no standard errors")

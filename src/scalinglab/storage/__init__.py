@@ -28,6 +28,8 @@ from scalinglab.storage._rdb import (
     downgrade,
     mask_url,
     scrub,
+    sqlite_file_problem,
+    sqlite_path,
     upgrade,
 )
 
@@ -45,6 +47,9 @@ __all__ = [
     "downgrade",
     "mask_url",
     "open_storage",
+    "scrub",
+    "sqlite_file_problem",
+    "sqlite_path",
     "storage_url",
     "upgrade",
     "utcnow",

@@ -169,6 +169,10 @@ class Storage(abc.ABC):
     def list_studies(self) -> list[StudyRecord]:
         """Every stored study, oldest first."""
 
+    def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> StudyRecord:
+        """Replace the stored spec of a study (its ``[train]`` changed); return the record."""
+        raise NotImplementedError(f"{type(self).__name__} cannot update a study's spec")
+
     # -- planning ----------------------------------------------------------------------------
     @abc.abstractmethod
     def add_runs(self, study_id: int, planned: Sequence[PlannedRun]) -> int:
@@ -248,6 +252,26 @@ class Storage(abc.ABC):
         Columns: id, shard_index, shard_size, model_size, seed, config_key, phase, state,
         attempts, failures, score, n_params, duration_s, error.
         """
+
+    def time_span(self, study_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """When the study's first run started and its last one ended (or last beat).
+
+        ``(None, None)`` before any run started. Backends may override this with one query.
+        """
+        runs = self.get_runs(study_id)
+        starts = [r.started_at for r in runs if r.started_at is not None]
+        ends = [t for r in runs for t in (r.finished_at, r.heartbeat_at) if t is not None]
+        return (min(starts) if starts else None, max(ends) if ends else None)
+
+    def check_alive(self) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`scalinglab.StorageError` if the storage is gone under us.
+
+        A file database that was deleted or replaced since it was opened would swallow
+        every result written to it; a long-running writer calls this every tick.
+        """
+
+    def check_writable(self) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`scalinglab.StorageError` if this storage cannot be written to."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

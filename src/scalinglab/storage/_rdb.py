@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from scalinglab._errors import InputError
+from scalinglab._errors import InputError, StorageError
 from scalinglab.storage._base import (
     CurvePoint,
     PlannedRun,
@@ -46,13 +46,15 @@ def mask_url(url: str) -> str:
     """
     from sqlalchemy.engine import make_url
 
+    from scalinglab._errors import mask_credentials
+
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        masked = make_url(url).render_as_string(hide_password=True)
     except Exception:
         head, sep, rest = url.partition("://")
-        if not sep or "@" not in rest:
-            return url
-        return f"{head}://***@{rest.rpartition('@')[2]}"
+        masked = f"{head}://***@{rest.rpartition('@')[2]}" if sep and "@" in rest else url
+    # Also a password given as a query parameter or in a libpq keyword string.
+    return mask_credentials(masked)
 
 
 def scrub(text: str, url: str) -> str:
@@ -65,7 +67,9 @@ def scrub(text: str, url: str) -> str:
         password = None
     if password:
         text = text.replace(str(password), "***")
-    return text.replace(url, mask_url(url))
+    from scalinglab._errors import mask_credentials
+
+    return mask_credentials(text.replace(url, mask_url(url)))
 
 
 def _alembic_config(connection: Connection) -> Any:
@@ -158,16 +162,22 @@ class RDBStorage(Storage):
     """
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
-        self.url = url
+        #: The URL with its credentials, for opening the same storage in worker processes
+        #: only; never print or log it (:attr:`url` is the masked one).
+        self.connect_url = url
         #: ``url`` without its password: what status lines, errors and logs show.
         self.display_url = mask_url(url)
-        if url.startswith("sqlite:///") and url not in ("sqlite:///", "sqlite:///:memory:"):
-            parent = Path(url[len("sqlite:///"):]).expanduser().parent
+        path = sqlite_path(url)
+        if path is not None:
+            parent = path.parent
             if not parent.is_dir():
                 raise InputError(
                     f"The storage URL {url!r} names a SQLite file in {str(parent)!r}, "
                     f"which is not a directory."
                 )
+        self._path = sqlite_path(url)
+        if self._path is not None:
+            _check_sqlite_file(self._path, url)
         self.engine = create_engine(url)
         self._read = self.engine.execution_options(scalinglab_readonly=True)
         if migrate:
@@ -175,7 +185,64 @@ class RDBStorage(Storage):
             if revision != HEAD_REVISION:
                 upgrade(self.engine)
         self._dialect = self.engine.dialect.name
+        self._identity = self._file_identity()
         self._prepare_statements()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def check_alive(self) -> None:
+        """Raise :class:`StorageError` if the SQLite file was deleted or replaced since opening.
+
+        SQLite keeps writing to an open file that was unlinked, so without this check a
+        study would "complete" into a file nobody can open again.
+        """
+        if self._path is None:
+            return
+        identity = self._file_identity()
+        if self._identity is None:
+            self._identity = identity
+            return
+        if identity is None:
+            raise StorageError(
+                f"The database file {str(self._path)!r} was deleted while the study ran; the "
+                "results since then are lost. Stopped; run the study again to redo them.")
+        if identity != self._identity:
+            raise StorageError(
+                f"The database file {str(self._path)!r} was replaced by another file while the "
+                "study ran; the results since then went to the old file. Stopped; run the "
+                "study again against the file you mean.")
+
+    def check_writable(self) -> None:
+        """Raise :class:`StorageError` if the SQLite file or its directory is read-only."""
+        if self._path is None:
+            return
+        if "mode=ro" in self.connect_url or "immutable=1" in self.connect_url:
+            raise StorageError(
+                f"The storage {self.display_url!r} is opened read-only (mode=ro); drop that from "
+                "the URL to run a study in it.")
+        where = self._path if self._path.exists() else self._path.parent
+        # WAL mode creates -wal and -shm files beside the database: the directory matters too.
+        for target in {where, self._path.parent}:
+            if not os.access(target, os.W_OK):
+                raise StorageError(
+                    f"The storage {str(self._path)!r} is read-only ({str(target)!r} is not "
+                    "writable); make it writable, or copy the database somewhere writable and "
+                    "pass --storage COPY.")
+
+    def time_span(self, study_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
+        query = sa.select(sa.func.min(runs.c.started_at),
+                          sa.func.max(sa.func.coalesce(runs.c.finished_at, runs.c.heartbeat_at))
+                          ).where(runs.c.study_id == study_id)
+        with self._read.begin() as conn:
+            first, last = conn.execute(query).one()
+        return (_as_datetime(first), _as_datetime(last))
 
     def _prepare_statements(self) -> None:
         # Hot-path statements are built once: building SQLAlchemy expressions per call cost
@@ -213,6 +280,11 @@ class RDBStorage(Storage):
             "INSERT INTO run_points (run_id, step, val_error, metrics_json) "
             "VALUES (:run_id, :step, :val_error, :metrics_json)")
 
+    @property
+    def url(self) -> str:
+        """The storage URL with every credential masked (safe to print and log)."""
+        return self.display_url
+
     def __repr__(self) -> str:
         return f"RDBStorage({self.display_url!r})"
 
@@ -238,6 +310,13 @@ class RDBStorage(Storage):
         with self._read.begin() as conn:
             row = conn.execute(studies.select().where(studies.c.name == name)).mappings().first()
         return None if row is None else _study(row)
+
+    def update_study_spec(self, study_id: int, spec: Mapping[str, Any]) -> StudyRecord:
+        with self.engine.begin() as conn:
+            conn.execute(studies.update().where(studies.c.id == study_id)
+                         .values(spec_json=_dumps(dict(spec))))
+            row = conn.execute(studies.select().where(studies.c.id == study_id)).mappings().one()
+        return _study(row)
 
     def list_studies(self) -> list[StudyRecord]:
         with self._read.begin() as conn:
@@ -444,6 +523,55 @@ class RDBStorage(Storage):
         for col in ("score", "n_params", "duration_s", "model_size"):
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
         return frame
+
+
+def _as_datetime(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value))
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or ``None`` (in-memory databases, other backends)."""
+    if not url.startswith("sqlite:///") or url in ("sqlite:///", "sqlite:///:memory:"):
+        return None
+    text = url[len("sqlite:///"):].split("?", 1)[0]
+    if text.startswith("file:"):  # a URI filename (sqlite:///file:path?mode=ro&uri=true)
+        text = text[len("file:"):]
+    if not text or text == ":memory:" or "mode=memory" in url:
+        return None
+    return Path(text).expanduser()
+
+
+def sqlite_file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a SQLite database (it exists and is something else), or None.
+
+    An absent or empty file is fine to create a database in; a directory, an unreadable
+    file or one without the SQLite header is not.
+    """
+    if not path.exists():
+        return None
+    if path.is_dir():
+        return "is a directory"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if head and head != _SQLITE_HEADER:
+        return "is not a SQLite database (a file of some other kind)"
+    return None
+
+
+def _check_sqlite_file(path: Path, url: str) -> None:
+    problem = sqlite_file_problem(path)
+    if problem is not None:
+        raise InputError(
+            f"The storage {str(path)!r} {problem}; name a scalinglab database (.db) or a new "
+            "file with --storage. The file was left unchanged.")
 
 
 def _study(row: Any) -> StudyRecord:

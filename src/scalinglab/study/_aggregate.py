@@ -199,7 +199,9 @@ def study_curves(name: str, storage: Storage, size_tolerance: float = 0.0) -> St
     record = storage.get_study(name)
     if record is None:
         raise InputError(_unknown_study(name, storage))
-    frame = storage.runs_frame(record.id, [RunState.COMPLETE])
+    from scalinglab.study._run import current_runs
+
+    frame = current_runs(storage, record, [RunState.COMPLETE])  # of the current [train]
     spec = record.spec
     return aggregate_runs(frame, study=name, metric=str(spec.get("metric", "val_error")),
                           seeds=spec.get("seeds"), size_tolerance=size_tolerance)

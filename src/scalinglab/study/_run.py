@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import os
+import signal
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scalinglab._errors import InputError
+from scalinglab._errors import InputError, StorageError
 from scalinglab.execution import (
     Executor,
     InProcessExecutor,
@@ -44,6 +50,13 @@ class StudySummary:
     complete: bool
     interrupted: bool = False
     elapsed_s: float = 0.0
+    #: The signal that stopped the run (``SIGINT``, ``SIGTERM``, ``SIGHUP``), if one did.
+    signal: int | None = None
+    #: Why the run stopped before the end other than a signal (e.g. the first runs all failed).
+    stopped_early: str | None = None
+    #: The most common error of the FAILED runs (its last line) and how many runs had it.
+    top_error: str | None = None
+    top_error_count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -78,14 +91,31 @@ def create_study(spec: StudySpec, storage: Storage) -> StudyRecord:
     record = storage.get_study(spec.name)
     if record is None:
         return storage.create_study(spec.name, spec.task, spec.to_dict())
-    stored = StudySpec.from_dict(dict(record.spec)).identity()
+    stored_spec = StudySpec.from_dict(dict(record.spec))
+    stored = stored_spec.identity()
     if stored != spec.identity():
         field = _first_difference(stored, spec.identity())
         raise InputError(
             f"The study {spec.name!r} already exists in {_display(storage)} "
             f"with a different '{field}'; give the study a new name or use another --storage."
         )
+    if stored_spec.config_key != spec.config_key:
+        # [train] changed: new runs under the new key; the study now follows the new spec
+        # (status, curves and analyses use the runs of the current [train]).
+        record = storage.update_study_spec(record.id, spec.to_dict())
     return record
+
+
+def current_runs(storage: Storage, record: StudyRecord, states: Any = None) -> Any:
+    """The study's runs of its current ``[train]`` (config key) as a frame."""
+    frame = storage.runs_frame(record.id, states)
+    try:
+        key = StudySpec.from_dict(dict(record.spec)).config_key
+    except InputError:  # a study stored through the storage API with a partial spec
+        return frame
+    if "config_key" in frame.columns and len(frame) and (frame["config_key"] != key).any():
+        frame = frame[frame["config_key"] == key].reset_index(drop=True)
+    return frame
 
 
 def _display(storage: Storage) -> str:
@@ -95,16 +125,42 @@ def _display(storage: Storage) -> str:
 
 
 def study_status(record: StudyRecord, storage: Storage) -> StudySummary:
-    """Counts of a stored study's runs (``complete`` means nothing is left to run)."""
+    """Counts of a stored study's runs (``complete`` means nothing is left to run).
+
+    ``elapsed_s`` is the wall time from the first run's start to the last run's end (to
+    its last heartbeat while runs are running); ``top_error`` the most common error of the
+    FAILED runs.
+    """
     counts = storage.count_runs(record.id)
     spec = StudySpec.from_dict(dict(record.spec))
     idle = counts[RunState.WAITING] == 0 and counts[RunState.RUNNING] == 0
     complete = idle and sum(counts.values()) > 0 and not _missing(spec, record, storage)
-    return _summary(record, storage, counts, complete)
+    first, last = storage.time_span(record.id)
+    elapsed = (last - first).total_seconds() if first is not None and last is not None else 0.0
+    error, n_error = _top_error(storage, record.id) if counts[RunState.FAILED] else (None, 0)
+    return _summary(record, storage, counts, complete, elapsed_s=max(elapsed, 0.0),
+                    top_error=error, top_error_count=n_error)
+
+
+def _last_line(error: Any) -> str:
+    lines = [line.strip() for line in str(error or "").strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "(no error message)"
+
+
+def _top_error(storage: Storage, study_id: int,
+               exclude: set[int] | None = None) -> tuple[str | None, int]:
+    """The most common last line of the FAILED runs' errors, and how many runs had it."""
+    frame = storage.runs_frame(study_id, [RunState.FAILED])
+    if exclude:
+        frame = frame[~frame["id"].isin(exclude)]
+    if frame.empty:
+        return None, 0
+    error, count = collections.Counter(_last_line(e) for e in frame["error"]).most_common(1)[0]
+    return error, int(count)
 
 
 def _missing(spec: StudySpec, record: StudyRecord, storage: Storage) -> bool:
-    frame = storage.runs_frame(record.id)
+    frame = current_runs(storage, record)
     stored = set(zip(frame["shard_index"], frame["model_size"].astype(float), frame["seed"],
                      strict=True))
     return any((p.shard_index, float(p.model_size), p.seed) not in stored
@@ -112,13 +168,112 @@ def _missing(spec: StudySpec, record: StudyRecord, storage: Storage) -> bool:
 
 
 def _summary(record: StudyRecord, storage: Storage, counts: dict[RunState, int],
-             complete: bool, interrupted: bool = False, elapsed_s: float = 0.0) -> StudySummary:
+             complete: bool, interrupted: bool = False, elapsed_s: float = 0.0,
+             **extra: Any) -> StudySummary:
     return StudySummary(
         study=record.name, storage=_display(storage),
         n_runs=sum(counts.values()), n_waiting=counts[RunState.WAITING],
         n_running=counts[RunState.RUNNING], n_complete=counts[RunState.COMPLETE],
         n_failed=counts[RunState.FAILED], n_pruned=counts[RunState.PRUNED],
-        complete=complete, interrupted=interrupted, elapsed_s=elapsed_s)
+        complete=complete, interrupted=interrupted, elapsed_s=elapsed_s, **extra)
+
+
+class _Stop(KeyboardInterrupt):
+    """Raised in the study loop by SIGTERM or SIGHUP: stop like Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _StopSignals:
+    """SIGINT, SIGTERM and SIGHUP stop the study loop (runs go back to WAITING).
+
+    The first signal raises :class:`_Stop` in the loop; further ones are ignored while the
+    workers are stopped and their runs given back; on exit the old handlers come back.
+    Inside :meth:`deferred` (while workers start) a signal is held and raised after: a
+    worker half-started when the study stops would be unknown to the executor.
+    """
+
+    def __init__(self) -> None:
+        self._previous: dict[int, Any] = {}
+        self._defer = False
+        self._pending: int | None = None
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        wanted = [int(signal.SIGINT), int(signal.SIGTERM)]
+        if hasattr(signal, "SIGHUP"):
+            wanted.append(int(signal.SIGHUP))
+        for sig in wanted:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self._defer:
+            if self._pending is None:
+                self._pending = signum
+            return
+        for sig in self._previous:
+            signal.signal(sig, signal.SIG_IGN)
+        raise _Stop(signum)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._defer = True
+        try:
+            yield
+        finally:
+            self._defer = False
+        if self._pending is not None:
+            self._handle(self._pending, None)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._previous.items():
+            signal.signal(sig, old)
+        self._previous.clear()
+
+
+class _PlainProgress:
+    """One plain line on stderr every ``interval_s`` (no TTY: logs of long runs show life)."""
+
+    def __init__(self, name: str, interval_s: float) -> None:
+        self.name, self.interval_s = name, interval_s
+        self._start = time.monotonic()
+        self._last = self._start
+        self._done0: int | None = None
+
+    def update(self, counts: dict[RunState, int]) -> None:
+        done = counts[RunState.COMPLETE] + counts[RunState.FAILED] + counts[RunState.PRUNED]
+        if self._done0 is None:
+            self._done0 = done
+        now = time.monotonic()
+        if now - self._last < self.interval_s:
+            return
+        self._last = now
+        total = sum(counts.values())
+        rate = (done - self._done0) / max(now - self._start, 1e-9)
+        eta = "unknown" if rate <= 0 else _duration((total - done) / rate)
+        sys.stderr.write(
+            f"{time.strftime('%H:%M:%S')} {self.name}: {done}/{total} runs done, "
+            f"{counts[RunState.FAILED]} failed, {counts[RunState.RUNNING]} running, "
+            f"{counts[RunState.WAITING]} waiting, elapsed {_duration(now - self._start)}, ETA {eta}\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        pass
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
 
 
 class _Progress:
@@ -167,14 +322,16 @@ def run_study(
     *,
     executor: Executor | None = None,
     max_runs: int | None = None,
+    fail_fast: int = 3,
+    progress_interval_s: float = 10.0,
 ) -> StudySummary:
     """Run a study to the end, or resume it where it stopped.
 
     Validates the spec and the task before anything is written, stores the study, gives
     back runs left RUNNING by dead workers (a killed earlier session), plans the runs of the
     search, and executes them on workers until no run is waiting and the search plans no
-    more. Ctrl-C stops the workers; runs they held go back to WAITING, and running the same
-    study again resumes.
+    more. Ctrl-C, SIGTERM and SIGHUP stop the workers; runs they held go back to WAITING,
+    and running the same study again resumes (``summary.signal`` says which signal).
 
     Parameters
     ----------
@@ -186,15 +343,28 @@ def run_study(
     workers : int, optional
         Local worker processes (default: the cores); ``0`` runs in this process.
     progress : bool
-        Show a progress bar (runs done, failed, ETA).
+        Show progress: a bar on a terminal, else a plain line on stderr every
+        ``progress_interval_s`` seconds (runs done, failed, running, ETA).
     executor : Executor, optional
         Use this executor instead of a local one (``workers`` is then ignored).
     max_runs : int, optional
         Stop once this many runs of the study are finished (for tests and benchmarks).
+    fail_fast : int
+        Stop early when the first ``fail_fast`` runs that finish in this session all FAILED
+        with the same error (the rest would most likely fail the same way); ``0`` never
+        stops early. ``summary.stopped_early`` then says why.
+    progress_interval_s : float
+        Seconds between plain progress lines when stderr is not a terminal.
 
     Returns
     -------
     StudySummary
+
+    Raises
+    ------
+    StorageError
+        The storage is read-only, or its database file was deleted or replaced while the
+        study ran (checked every tick): the run stops, and nothing is reported as stored.
     """
     start = time.perf_counter()
     spec = _as_spec(spec)
@@ -203,53 +373,116 @@ def run_study(
         raise InputError(
             f"The 'workers' parameter of run_study must be an integer >= 0. "
             f"Got {workers!r} instead.")
+    if isinstance(fail_fast, bool) or not isinstance(fail_fast, int) or fail_fast < 0:
+        raise InputError(
+            f"The 'fail_fast' parameter of run_study must be an integer >= 0 (0: never stop "
+            f"early). Got {fail_fast!r} instead.")
     load_task(spec.task)  # fail before writing anything if the task cannot be imported
     spec_dir = Path(spec.source).parent if spec.source is not None else None
     store = open_storage(storage, spec_dir=spec_dir)
+    store.check_writable()
     record = create_study(spec, store)
     release_orphans(store, record.id, spec.execution.stale_after_s)
-    store.add_runs(record.id, plan_runs(spec, store.runs_frame(record.id)))
+    store.add_runs(record.id, plan_runs(spec, current_runs(store, record)))
 
     if executor is None:
-        executor = InProcessExecutor() if workers == 0 else LocalExecutor(workers)
-    job = WorkerJob(storage_url=str(getattr(store, "url", "")), study_id=record.id,
+        # In-process: one run per tick, so that progress, the storage check and the early
+        # stop on failures see every run.
+        executor = InProcessExecutor(runs_per_check=1) if workers == 0 else LocalExecutor(workers)
+    job = WorkerJob(storage_url=str(getattr(store, "connect_url", None) or getattr(store, "url", "")),
+                    study_id=record.id,
                     task=spec.task, metric=spec.metric, data_seed=spec.data.data_seed,
                     max_attempts=spec.execution.max_attempts,
                     heartbeat_s=spec.execution.heartbeat_s,
                     # Resources per run, for executors that place runs on a cluster (Ray).
                     extra={"cpus_per_run": spec.execution.cpus_per_run,
                            "gpus_per_run": spec.execution.gpus_per_run})
-    bar = _Progress(progress, spec.name)
+    bar: Any
+    if progress and sys.stderr.isatty():
+        bar = _Progress(True, spec.name)
+    elif progress:
+        bar = _PlainProgress(spec.name, progress_interval_s)
+    else:
+        bar = _Progress(False, spec.name)
     interrupted = False
+    stopped_by: int | None = None
+    stopped_early: str | None = None
+    lost: StorageError | None = None
     counts = store.count_runs(record.id)
+    failed_before = {int(i) for i in store.runs_frame(record.id, [RunState.FAILED])["id"]}
+    ok_before = counts[RunState.COMPLETE] + counts[RunState.PRUNED]
+    watch_failures = fail_fast > 0
     last_stale_check = time.monotonic()
-    try:
-        executor.start(job, store)
-        while True:
-            executor.check()
-            counts = store.count_runs(record.id)
-            bar.update(counts)
-            finished = sum(counts.values()) - counts[RunState.WAITING] - counts[RunState.RUNNING]
-            if max_runs is not None and finished >= max_runs:
-                break
-            if counts[RunState.WAITING] == 0 and counts[RunState.RUNNING] == 0:
-                if store.add_runs(record.id, plan_runs(spec, store.runs_frame(record.id))) == 0:
+    with _StopSignals() as signals:
+        try:
+            store.check_alive()
+            with signals.deferred():
+                executor.start(job, store)
+            while True:
+                executor.check()
+                store.check_alive()
+                counts = store.count_runs(record.id)
+                bar.update(counts)
+                finished = sum(counts.values()) - counts[RunState.WAITING] - counts[RunState.RUNNING]
+                if max_runs is not None and finished >= max_runs:
                     break
-                continue
-            if spec.search.method == "hestness" and counts[RunState.WAITING] == 0:
-                # Some shards may be ready for their next search phase while others run.
-                store.add_runs(record.id, plan_runs(spec, store.runs_frame(record.id)))
-            if time.monotonic() - last_stale_check > spec.execution.stale_after_s / 2:
-                last_stale_check = time.monotonic()
-                release_orphans(store, record.id, spec.execution.stale_after_s)
-            if not executor.inline:
-                time.sleep(_TICK_S)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        executor.stop()
-        bar.close()
+                if watch_failures:
+                    if counts[RunState.COMPLETE] + counts[RunState.PRUNED] > ok_before:
+                        watch_failures = False  # a run succeeded: the task works
+                    elif counts[RunState.FAILED] - len(failed_before) >= fail_fast:
+                        watch_failures = False
+                        error, n = _top_error(store, record.id, exclude=failed_before)
+                        if n >= fail_fast:
+                            stopped_early = (f"the first {n} runs all failed with the same error: "
+                                             f"{error}")
+                            break
+                if counts[RunState.WAITING] == 0 and counts[RunState.RUNNING] == 0:
+                    if store.add_runs(record.id, plan_runs(spec, current_runs(store, record))) == 0:
+                        break
+                    continue
+                if spec.search.method == "hestness" and counts[RunState.WAITING] == 0:
+                    # Some shards may be ready for their next search phase while others run.
+                    store.add_runs(record.id, plan_runs(spec, current_runs(store, record)))
+                if time.monotonic() - last_stale_check > spec.execution.stale_after_s / 2:
+                    last_stale_check = time.monotonic()
+                    release_orphans(store, record.id, spec.execution.stale_after_s)
+                if not executor.inline:
+                    time.sleep(_TICK_S)
+        except _Stop as exc:
+            interrupted, stopped_by = True, exc.signum
+        except KeyboardInterrupt:
+            interrupted, stopped_by = True, int(signal.SIGINT)
+        except StorageError as exc:
+            lost = exc
+        finally:
+            if lost is None:
+                try:
+                    store.check_alive()
+                except StorageError as exc:
+                    lost = exc
+            # With the database gone, stop the workers without writing to the lost file.
+            _stop_executor(executor, give_back=lost is None)
+            bar.close()
+    if lost is not None:
+        raise lost
     counts = store.count_runs(record.id)
     idle = counts[RunState.WAITING] == 0 and counts[RunState.RUNNING] == 0
-    complete = idle and not interrupted and not _missing(spec, record, store)
-    return _summary(record, store, counts, complete, interrupted, time.perf_counter() - start)
+    complete = (idle and not interrupted and stopped_early is None
+                and not _missing(spec, record, store))
+    error, n_error = _top_error(store, record.id) if counts[RunState.FAILED] else (None, 0)
+    return _summary(record, store, counts, complete, interrupted, time.perf_counter() - start,
+                    signal=stopped_by, stopped_early=stopped_early, top_error=error,
+                    top_error_count=n_error)
+
+
+def _stop_executor(executor: Executor, give_back: bool) -> None:
+    if give_back:
+        executor.stop()
+        return
+    # Stop the workers, but do not write to a database that is gone: the release would
+    # go to the deleted file (or, worse, to a file that replaced it).
+    with contextlib.suppress(Exception):
+        executor.stop(release=False)  # type: ignore[call-arg]
+        return
+    with contextlib.suppress(Exception):
+        executor.stop()

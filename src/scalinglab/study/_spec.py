@@ -184,9 +184,13 @@ class StudySpec:
         }
 
     def identity(self) -> dict[str, Any]:
-        """What makes two specs the same study: everything except ``execution``/``description``."""
+        """What makes two specs the same study: all but ``execution``, ``description``, ``train``.
+
+        ``[train]`` is part of each run's key instead (:attr:`config_key`): changing it makes
+        new runs of the same study (docs/spec.md).
+        """
         out = self.to_dict()
-        del out["execution"], out["description"]
+        del out["execution"], out["description"], out["train"]
         out.pop("eps0", None)  # an analysis setting: changing it does not change the runs
         return out
 
@@ -205,6 +209,11 @@ class StudySpec:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise InputError(f"Cannot read the study spec {str(path)!r}: {exc.strerror}.") from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"The study spec {str(path)!r} is not a UTF-8 text file (byte {exc.start} is "
+                f"{exc.object[exc.start:exc.start + 1]!r}); give a TOML file (scalinglab init "
+                "writes one).") from exc
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
