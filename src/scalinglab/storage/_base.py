@@ -232,6 +232,19 @@ class Storage(abc.ABC):
         ``stale_before`` (a run matching either is released). Returns how many.
         """
 
+    @abc.abstractmethod
+    def restore_runs(
+        self, study_id: int, restored: Sequence[tuple[RunRecord, Sequence[CurvePoint]]]
+    ) -> int:
+        """Insert runs copied from another storage (``scalinglab import``), with their results.
+
+        Each item is a run record (its ``id`` and ``study_id`` are ignored) and its curve. A
+        run whose key is already stored is skipped, so restoring twice changes nothing.
+        Finished runs (COMPLETE, FAILED, PRUNED) keep their state, timestamps and results; a
+        WAITING or RUNNING run is stored as WAITING without a curve, since no worker holds it
+        here. Returns how many runs were inserted.
+        """
+
     # -- reading -----------------------------------------------------------------------------
     @abc.abstractmethod
     def count_runs(self, study_id: int) -> dict[RunState, int]:

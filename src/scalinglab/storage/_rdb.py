@@ -478,6 +478,57 @@ class RDBStorage(Storage):
             )
         return int(result.rowcount)
 
+    def restore_runs(
+        self, study_id: int, restored: Sequence[tuple[RunRecord, Sequence[CurvePoint]]]
+    ) -> int:
+        inserted = 0
+        with self.engine.begin() as conn:
+            stored = {
+                (int(r.shard_index), float(r.model_size), int(r.seed), str(r.config_key))
+                for r in conn.execute(
+                    sa.select(runs.c.shard_index, runs.c.model_size, runs.c.seed,
+                              runs.c.config_key).where(runs.c.study_id == study_id))
+            }
+            points: list[dict[str, Any]] = []
+            for record, curve in restored:
+                key = (record.shard_index, float(record.model_size), record.seed,
+                       record.config_key)
+                if key in stored:
+                    continue
+                stored.add(key)
+                finished = record.state.is_finished
+                row = {
+                    "study_id": study_id, "shard_index": record.shard_index,
+                    "shard_size": record.shard_size, "model_size": float(record.model_size),
+                    "seed": record.seed, "config_key": record.config_key,
+                    "params_json": _dumps(dict(record.params)), "phase": record.phase,
+                    "state": record.state.value if finished else RunState.WAITING.value,
+                    "worker": record.worker if finished else None,
+                    "created_at": record.created_at,
+                    "started_at": record.started_at if finished else None,
+                    "finished_at": record.finished_at if finished else None,
+                    "heartbeat_at": record.heartbeat_at if finished else None,
+                    "attempts": record.attempts if finished else 0,
+                    "failures": record.failures, "error": record.error,
+                    "score": record.score if finished else None,
+                    "n_params": record.n_params if finished else None,
+                    "duration_s": record.duration_s if finished else None,
+                    "final_metrics_json": (None if not finished or record.final_metrics is None
+                                           else _dumps(dict(record.final_metrics))),
+                }
+                key_row = conn.execute(runs.insert().values(**row)).inserted_primary_key
+                assert key_row is not None
+                run_id = key_row[0]
+                inserted += 1
+                if finished:
+                    points.extend(
+                        {"run_id": run_id, "step": p.step, "val_error": p.val_error,
+                         "metrics_json": _dumps(dict(p.metrics)) if p.metrics else None}
+                        for p in curve)
+            if points:
+                conn.execute(self._insert_points_sql, points)
+        return inserted
+
     # -- reading -----------------------------------------------------------------------------
     def count_runs(self, study_id: int) -> dict[RunState, int]:
         counts = dict.fromkeys(RunState, 0)

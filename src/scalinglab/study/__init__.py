@@ -12,6 +12,15 @@ from scalinglab.storage import open_storage
 from scalinglab.study._aggregate import StudyCurves, aggregate_runs, study_curves
 from scalinglab.study._run import StudySummary, create_study, run_study, study_status
 from scalinglab.study._search import plan_runs
+from scalinglab.study._share import (
+    ImportSummary,
+    StudyExport,
+    check_export,
+    export_study,
+    import_study,
+    read_export,
+    write_export,
+)
 from scalinglab.study._spec import (
     DataAxis,
     ExecutionSpec,
@@ -25,18 +34,25 @@ from scalinglab.tasks import nested_shard_indices
 __all__ = [
     "DataAxis",
     "ExecutionSpec",
+    "ImportSummary",
     "ModelAxis",
     "SearchSpec",
     "StudyCurves",
+    "StudyExport",
     "StudySpec",
     "StudySummary",
     "aggregate_runs",
+    "check_export",
     "create_study",
+    "export_study",
     "geometric_shard_sizes",
+    "import_study",
     "nested_shard_indices",
     "open_storage",
     "plan_runs",
+    "read_export",
     "run_study",
     "study_curves",
     "study_status",
+    "write_export",
 ]
