@@ -9,13 +9,15 @@ learning curve eps(m) and the model-size curve s(m) of Hestness et al. 2017.
 from __future__ import annotations
 
 from scalinglab.storage import open_storage
-from scalinglab.study._aggregate import StudyCurves, aggregate_runs, study_curves
+from scalinglab.study._aggregate import StudyCurves, aggregate_runs, study_checks, study_curves
 from scalinglab.study._run import StudySummary, create_study, run_study, study_status
-from scalinglab.study._search import plan_runs
+from scalinglab.study._search import plan_runs, shard_checks
 from scalinglab.study._spec import (
+    BudgetSpec,
     DataAxis,
     ExecutionSpec,
     ModelAxis,
+    ParamSpace,
     SearchSpec,
     StudySpec,
     geometric_shard_sizes,
@@ -23,9 +25,11 @@ from scalinglab.study._spec import (
 from scalinglab.tasks import nested_shard_indices
 
 __all__ = [
+    "BudgetSpec",
     "DataAxis",
     "ExecutionSpec",
     "ModelAxis",
+    "ParamSpace",
     "SearchSpec",
     "StudyCurves",
     "StudySpec",
@@ -37,6 +41,8 @@ __all__ = [
     "open_storage",
     "plan_runs",
     "run_study",
+    "shard_checks",
+    "study_checks",
     "study_curves",
     "study_status",
 ]

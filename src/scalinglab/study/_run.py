@@ -17,7 +17,7 @@ from scalinglab.execution import (
     release_orphans,
 )
 from scalinglab.storage import RunState, Storage, StudyRecord, mask_url, open_storage
-from scalinglab.study._search import plan_runs
+from scalinglab.study._search import PHASE_BUDGET, PHASE_GROW, limit_notes, plan_runs, shard_checks
 from scalinglab.study._spec import StudySpec
 from scalinglab.tasks import load_task
 
@@ -31,6 +31,9 @@ class StudySummary:
     """Where a study stands: counts of runs by state and whether it is finished.
 
     ``complete`` is true when no run is WAITING or RUNNING and the search plans no more runs.
+    ``n_extended`` runs were reruns of budget-limited cells with more budget, ``n_grown``
+    runs tried sizes beyond the initial grid; ``limits`` names each shard whose best fit hit
+    a limit of the spec (``model.max_size``/``min_size``, ``budget.max_factor``).
     """
 
     study: str
@@ -44,9 +47,14 @@ class StudySummary:
     complete: bool
     interrupted: bool = False
     elapsed_s: float = 0.0
+    n_extended: int = 0
+    n_grown: int = 0
+    limits: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        out = dict(vars(self))
+        out["limits"] = list(self.limits)
+        return out
 
 
 def _as_spec(spec: StudySpec | str | os.PathLike[str]) -> StudySpec:
@@ -113,7 +121,12 @@ def _missing(spec: StudySpec, record: StudyRecord, storage: Storage) -> bool:
 
 def _summary(record: StudyRecord, storage: Storage, counts: dict[RunState, int],
              complete: bool, interrupted: bool = False, elapsed_s: float = 0.0) -> StudySummary:
+    spec = StudySpec.from_dict(dict(record.spec))
+    frame = storage.runs_frame(record.id)
+    phases: dict[Any, int] = frame["phase"].value_counts().to_dict() if len(frame) else {}
     return StudySummary(
+        n_extended=int(phases.get(PHASE_BUDGET, 0)), n_grown=int(phases.get(PHASE_GROW, 0)),
+        limits=tuple(limit_notes(spec, shard_checks(spec, frame))) if len(frame) else (),
         study=record.name, storage=_display(storage),
         n_runs=sum(counts.values()), n_waiting=counts[RunState.WAITING],
         n_running=counts[RunState.RUNNING], n_complete=counts[RunState.COMPLETE],
@@ -218,7 +231,8 @@ def run_study(
                     heartbeat_s=spec.execution.heartbeat_s,
                     # Resources per run, for executors that place runs on a cluster (Ray).
                     extra={"cpus_per_run": spec.execution.cpus_per_run,
-                           "gpus_per_run": spec.execution.gpus_per_run})
+                           "gpus_per_run": spec.execution.gpus_per_run,
+                           "budget_tail": spec.budget.tail})
     bar = _Progress(progress, spec.name)
     interrupted = False
     counts = store.count_runs(record.id)
