@@ -137,6 +137,11 @@ def status_command(study: str, storage: str | None, fmt: str) -> None:
     click.echo(f"{summary.study} ({state}): {summary.n_runs} runs: {summary.n_complete} "
                f"complete, {summary.n_failed} failed, {summary.n_pruned} pruned, "
                f"{summary.n_running} running, {summary.n_waiting} waiting")
+    if summary.n_extended or summary.n_grown:
+        click.echo(f"  {summary.n_extended} runs reran budget-limited cells with more budget; "
+                   f"{summary.n_grown} tried model sizes beyond the initial grid")
+    for line in summary.limits:
+        click.echo(f"  limit: {line}")
 
 
 @app.command("runs")

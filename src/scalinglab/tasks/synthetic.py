@@ -28,7 +28,8 @@ Budget that follows the shard (``converge_step``)
     The run trains ``steps * trial.budget`` steps (``steps``: 20) and reports every step; its
     error falls until the step ``t*(n) = converge_step * (n / 100) ** converge_power``
     (``converge_power``: 1), then rises by ``overfit`` (0.05) of the final error per ``t*``
-    steps, and the run stops after ``patience`` (3) reports without a new minimum. Its
+    steps, and the run stops after ``patience`` (3) reports without a new minimum
+    (``sleep_s``/``burn_s`` are per step here). Its
     minimum is therefore the true eps(n, s) only with a budget past ``t*(n)``, which grows
     with the shard; the task reads :attr:`Trial.budget` and returns ``max_steps``.
 
@@ -214,9 +215,14 @@ def _train_converging(trial: Trial, final: float, rng: np.random.Generator) -> d
     t_star = max(1e-9, converge_step(trial.shard_size, params))
     noise, overfit = _param(params, "noise"), _param(params, "overfit")
     patience = max(1, int(_param(params, "patience")))
+    sleep_s, burn_s = _param(params, "sleep_s"), _param(params, "burn_s")
     start = 1.0 + final
     best, since, error = math.inf, 0, start
     for step in range(1, max_steps + 1):
+        if sleep_s > 0:
+            time.sleep(sleep_s)
+        if burn_s > 0:
+            _burn(burn_s)
         x = step / t_star
         clean = final + (start - final) * max(0.0, 1 - x) ** 2 + final * overfit * max(0.0, x - 1)
         error = clean * float(np.exp(noise * rng.standard_normal()))
