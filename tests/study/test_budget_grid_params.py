@@ -25,7 +25,7 @@ from scalinglab.study import (
     study_checks,
     study_curves,
 )
-from scalinglab.tasks.synthetic import best_lr, best_model_size, converge_step
+from scalinglab.tasks.synthetic import best_lr, best_model_size, converge_step, expected_error
 
 
 def _spec(**over: object) -> StudySpec:
@@ -86,6 +86,7 @@ def test_budgets_are_extended_until_no_best_fit_is_budget_limited(tmp_path) -> N
     for n, score, size in zip(curves.shard_size, curves.median_min_val_error,
                               curves.best_model_size, strict=True):
         assert size == best_model_size(n, spec.model_sizes, BUDGET_TRAIN)
+        assert score == pytest.approx(expected_error(n, size, BUDGET_TRAIN), rel=1e-12)
     checks = study_checks("s", store)
     assert (checks["budget_status"] == "converged").all() and checks["settled"].all()
 
@@ -161,6 +162,7 @@ def test_the_grid_grows_downwards_to_min_size(tmp_path) -> None:
     ladder = spec.model.ladder()
     assert ladder[:4] == (1, 2, 4, 8)
     summary, store = _run(spec, tmp_path)
+    assert summary.complete and summary.n_grown > 0
     curves = study_curves("s", store)
     assert list(curves.best_model_size) == [best_model_size(n, ladder, train)
                                             for n in spec.shard_sizes]
