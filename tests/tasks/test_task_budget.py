@@ -10,8 +10,8 @@ from scalinglab.tasks import Trial, task_module
 from scalinglab.tasks._torch_common import TrainSettings
 
 torch = pytest.importorskip("torch")
-from scalinglab.tasks._torch_common import fit  # noqa: E402
 from scalinglab.study import StudySpec  # noqa: E402
+from scalinglab.tasks._torch_common import fit  # noqa: E402
 
 
 def test_the_step_budget_grows_with_the_shard_and_the_budget_factor() -> None:
