@@ -59,11 +59,16 @@ def run_details(runs: pd.DataFrame | None) -> pd.DataFrame:
         return frame
     n = len(frame)
     if "params_json" in frame.columns and n:
-        parsed = {text: _parse_params(text) for text in pd.unique(frame["params_json"])}
-        rows = [parsed[t] for t in frame["params_json"]]
-        frame["cell_key"] = [r[0] for r in rows]
-        frame["budget"] = np.array([r[1] for r in rows], dtype=float)
-        frame["cell_params"] = pd.Series([r[2] for r in rows], index=frame.index, dtype=object)
+        # Few distinct params strings (points x budgets): parse each once.
+        codes, texts = pd.factorize(frame["params_json"], use_na_sentinel=False)
+        parsed = [_parse_params(t) for t in texts]
+        keys = np.array([p[0] for p in parsed], dtype=object)
+        budgets = np.array([p[1] for p in parsed], dtype=float)
+        dicts = np.empty(len(parsed), dtype=object)
+        dicts[:] = [p[2] for p in parsed]
+        frame["cell_key"] = keys[codes]
+        frame["budget"] = budgets[codes]
+        frame["cell_params"] = pd.Series(dicts[codes], index=frame.index, dtype=object)
     else:
         frame["cell_key"] = frame["config_key"] if "config_key" in frame.columns else ""
         frame["budget"] = np.ones(n)
