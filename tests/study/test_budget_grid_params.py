@@ -283,3 +283,17 @@ def test_cli_rejects_a_bad_new_field_with_exit_2_and_writes_nothing(tmp_path) ->
     assert "search.params.lr.log" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+@pytest.mark.parametrize(("margin", "extended"), [(0.05, False), (1000.0, True)])
+def test_only_cells_near_the_best_are_extended(tmp_path, margin: float, extended: bool) -> None:
+    # Width 1 is far worse than the best on every shard (b / s = 1): not worth more budget.
+    spec = _spec(train=BUDGET_TRAIN, model={"sizes": [1, 4, 8, 16]},
+                 data={"shard_sizes": [400, 800]}, budget={"margin": margin})
+    summary, store = _run(spec, tmp_path)
+    assert summary.complete
+    cells = study_curves("s", store).cells_frame()
+    width1 = cells[cells["model_size"] == 1]
+    assert list(width1["budget"]) == ([4, 8] if extended else [1, 1])  # as the best cells
+    assert list(width1["budget_limited"]) == [not extended] * 2
+    assert not study_curves("s", store).best_budget_limited.any()

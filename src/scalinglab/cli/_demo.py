@@ -33,8 +33,8 @@ data_seed = 0
 [model]
 knob = "width"                # hidden units per layer of the MLP
 sizes = [16, 32, 64, 128]
-min_size = 8                  # the search may add widths 8 and 256 when a best fit is at
-max_size = 256                # an edge of the widths tried
+min_size = 8                  # the search may add widths 8 and 256, 512, 1024 when a best
+max_size = 1024               # fit is at an edge of the widths tried
 
 [train]
 model = "mlp"
@@ -59,7 +59,8 @@ lr = { log = [0.002, 0.03] }
 
 [budget]
 max_factor = 4                # a budget-limited cell is rerun with 2x, then 4x the steps
-tail = 0.2
+tail = 0.2                    # ... when its best step is in the last 20% of its steps
+margin = 0.05                 # ... and its error is within 5% of the shard's best
 """
 
 

@@ -13,8 +13,9 @@ hyperparameters per shard; and make sure a best fit is a real minimum:
 - **Hyperparameters** (``[search.params]``): every planned (shard, size) cell is trained with
   each of ``param_samples`` seeded quasi-random points (:meth:`SearchSpec.points`).
 - **Budgets** (``[budget]``): once every run of a shard is finished, each cell whose effective
-  runs are budget-limited (and whose task reads ``trial.budget``) is rerun, every seed, with
-  twice its budget while that stays <= ``max_factor``.
+  runs are budget-limited (and whose task reads ``trial.budget``) and whose score is within
+  ``1 + margin`` of the shard's best is rerun, every seed, with twice its budget while that
+  stays <= ``max_factor``.
 - **Grid growth** (``[model] min_size``/``max_size``): once every run of a shard is finished,
   when its best-fit size is the largest (smallest) size tried on it, the next size of the
   ladder (:meth:`ModelAxis.ladder`) is run there, with the best cell's budget.
@@ -121,9 +122,12 @@ class _Planner:
             return []
         out: list[PlannedRun] = []
         limit = self.spec.budget.max_factor * (1 + 1e-9)
+        # Only cells that could be the best fit: within the margin of the shard's best score.
+        near = float(cells["score"].min()) * (1 + self.spec.budget.margin)
         for row in cells.to_dict("records"):
             budget = float(row["budget"])
-            if bool(row["budget_limited"]) and bool(row["budget_aware"]) and 2 * budget <= limit:
+            if (bool(row["budget_limited"]) and bool(row["budget_aware"])
+                    and 2 * budget <= limit and float(row["score"]) <= near):
                 params = {**row["cell_params"], BUDGET_PARAM: _budget_value(2 * budget)}
                 key = params_key(params)
                 out += [PlannedRun(shard_index=shard, shard_size=self.spec.shard_sizes[shard],

@@ -39,7 +39,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "model": ("knob", "sizes", "min_size", "max_size"),
     "search": ("method", "samples", "refine", "margin", "seed", "params", "param_samples",
                "sampler"),
-    "budget": ("max_factor", "tail"),
+    "budget": ("max_factor", "tail", "margin"),
     "execution": ("max_attempts", "heartbeat_s", "stale_after_s", "cpus_per_run",
                   "gpus_per_run"),
 }
@@ -235,15 +235,18 @@ class BudgetSpec:
     """How far the engine extends the training budget of budget-limited runs.
 
     A run is budget-limited when it ran to its step budget and its best step lies in the last
-    ``tail`` of it. Such a cell is rerun with 2x the budget (``trial.budget`` = 2, 4, ...)
-    while the factor stays <= ``max_factor``; ``max_factor = 1`` turns extension off.
+    ``tail`` of it. A cell with such a run whose score is within a factor ``1 + margin`` of
+    its shard's best score is rerun with 2x the budget (``trial.budget`` = 2, 4, ...) while
+    the factor stays <= ``max_factor``; ``max_factor = 1`` turns extension off. Cells far
+    from the best (a too-small model, a poor learning rate) are reported, not extended.
     """
 
     max_factor: float = 8.0
     tail: float = 0.2
+    margin: float = 0.05
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_factor": self.max_factor, "tail": self.tail}
+        return {"max_factor": self.max_factor, "tail": self.tail, "margin": self.margin}
 
 
 @dataclass(frozen=True)
@@ -653,7 +656,8 @@ class _Validator:
         if not _is_number(tail) or not 0 < tail < 1:
             raise self.fail("budget.tail", "a number in (0, 1): the end share of the budget "
                             "where a best step means the run was budget-limited", tail)
-        return BudgetSpec(factor, float(tail))
+        margin = self.number("budget.margin", table.get("margin", 0.05), 0, 1000)
+        return BudgetSpec(factor, float(tail), margin)
 
     def execution(self, table: Mapping[str, Any]) -> ExecutionSpec:
         self.check_fields(table, "execution")
