@@ -71,7 +71,7 @@ DEMO_SIZE_TOLERANCE = 0.01
 
 def best_fit_lines(curves: Any) -> list[str]:
     """One line per shard: best-fit width, tuned values, budget factor and status."""
-    lines = []
+    lines: list[str] = []
     for row in curves.to_frame().to_dict("records"):
         params = curves.best_params[len(lines)]
         tuned = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
