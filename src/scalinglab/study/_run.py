@@ -250,8 +250,9 @@ def run_study(
                 if store.add_runs(record.id, plan_runs(spec, store.runs_frame(record.id))) == 0:
                     break
                 continue
-            if spec.search.method == "hestness" and counts[RunState.WAITING] == 0:
-                # Some shards may be ready for their next search phase while others run.
+            if counts[RunState.WAITING] == 0:
+                # Some shards may be ready for their next search phase (or a budget or grid
+                # extension) while others run.
                 store.add_runs(record.id, plan_runs(spec, store.runs_frame(record.id)))
             if time.monotonic() - last_stale_check > spec.execution.stale_after_s / 2:
                 last_stale_check = time.monotonic()
