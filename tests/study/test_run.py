@@ -67,7 +67,8 @@ def test_aggregation_median_of_min_and_tie_goes_to_smaller():
     assert list(curves.cell_n_seeds) == [3, 2, 1, 1]
     d = curves.to_dict()
     assert d["shards"][0] == {"shard_index": 0, "shard_size": 10, "best_model_size": 1,
-                              "best_n_params": 10, "median_min_val_error": 0.2}
+                              "best_n_params": 10, "median_min_val_error": 0.2, "budget": 1,
+                              "budget_limited": False, "size_status": ""}
     with pytest.raises(ValueError):
         curves.shard_size[0] = 3  # read-only
 

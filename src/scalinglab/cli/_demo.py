@@ -5,13 +5,16 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from scalinglab.cli import app
 
 #: The demo study: MNIST-1D with an MLP whose width is the model-size knob, shards over
-#: two orders of magnitude, Hestness's search. Sized to finish in minutes on 2 cores.
+#: nearly two orders of magnitude, Hestness's search with the learning rate tuned per shard,
+#: budgets extended until the best fits converged, and widths added beyond the initial grid
+#: until every best fit is interior. Sized to finish in minutes on 2 cores.
 DEMO_SPEC = """\
 # The study `scalinglab demo` runs (docs/spec.md has every field).
 # Rerun it, or resume it after Ctrl-C, with:  scalinglab demo --out THIS_FOLDER
@@ -21,39 +24,64 @@ metric = "val_error"          # top-1 validation error (random guess: 0.9)
 eps0 = 0.9                    # random-guess error, for the saturating laws and the regions
 seeds = 2
 
-[data]                        # nested shards: 128, 256, ..., 32768 examples
+[data]                        # nested shards: 128, 256, ..., 4096 examples
 min_shard_size = 128
-max_shard_size = 32768
+max_shard_size = 4096
 growth = 2.0
 data_seed = 0
 
 [model]
 knob = "width"                # hidden units per layer of the MLP
-sizes = [16, 32, 64, 128, 256]
+sizes = [16, 32, 64, 128]
+min_size = 8                  # the search may add widths 8 and 256 when a best fit is at an
+max_size = 256                # edge of the widths tried (wider helps on the largest shards
+                              # by ~1% per doubling; the demo stops at 256 and says so)
 
 [train]
 model = "mlp"
 depth = 2
 optimizer = "adam"
-lr = 0.003
 batch_size = 128
-epochs = 50                   # steps = clip(epochs * ceil(n / batch_size), min_steps, step_cap)
+epochs = 40                   # steps = budget * clip(epochs * ceil(n / batch), min_steps, step_cap)
 min_steps = 200
-step_cap = 3000
-n_evals = 25
-patience = 6
+step_cap = 4000
+n_evals = 20
+patience = 4                  # evaluations without a new minimum before stopping
 
 [search]
 method = "hestness"           # every width on the smallest and largest shard, Monte Carlo between
 samples = 2
 refine = true
 seed = 0
+param_samples = 3             # learning rates tried per (shard, width), quasi-random (Halton)
+
+[search.params]
+lr = { log = [0.002, 0.03] }
+
+[budget]
+max_factor = 4                # a budget-limited cell is rerun with 2x, then 4x the steps
+tail = 0.2                    # ... when its best step is in the last 20% of its steps
+margin = 0.05                 # ... and its error is within 5% of the shard's best
 """
 
 
 #: Best-fit model of a shard: the smallest width within 1% of the lowest error (Hestness's
 #: "smallest model that fits the shard best"; smaller differences are seed noise).
 DEMO_SIZE_TOLERANCE = 0.01
+
+
+def best_fit_lines(curves: Any) -> list[str]:
+    """One line per shard: best-fit width, tuned values, budget factor and status."""
+    lines: list[str] = []
+    for row in curves.to_frame().to_dict("records"):
+        params = curves.best_params[len(lines)]
+        tuned = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in params.items())
+        state = "budget-limited" if row["budget_limited"] else "converged"
+        lines.append(f"shard {row['shard_size']:>6}: width {row['best_model_size']:g} "
+                     f"{tuned} budget {row['budget']:g}x, {state}, size {row['size_status']}, "
+                     f"error {row['median_min_val_error']:.4f}")
+    return lines
 
 
 @app.command("demo")
@@ -86,12 +114,17 @@ def demo_command(out: Path, workers: int | None) -> None:
         click.echo(f"Stopped after {summary.n_complete} runs. Resume with: scalinglab demo --out {out}", err=True)
         sys.exit(130)
     click.echo(f"study done: {summary.n_complete} runs complete, {summary.n_failed} failed "
-               f"({summary.elapsed_s:.0f} s)")
+               f"({summary.elapsed_s:.0f} s); {summary.n_extended} runs reran budget-limited "
+               f"cells with more steps, {summary.n_grown} tried widths beyond the initial grid")
     store = open_storage(db)
     try:
         curves = study_curves(spec.name, store, size_tolerance=DEMO_SIZE_TOLERANCE)
     finally:
         store.close()
+    for line in best_fit_lines(curves):
+        click.echo(line)
+    for line in summary.limits:
+        click.echo(f"limit: {line}")
     eps0 = tomllib.loads(spec_path.read_text()).get("eps0", 0.9)
     analysis = analyze(curves, eps0=float(eps0), level=0.9)
     report = write_report(out / "report.html", analysis, spec.to_dict())

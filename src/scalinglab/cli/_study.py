@@ -291,6 +291,11 @@ def status_command(study: str, storage: str | None, fmt: str) -> None:
     if summary.n_failed:
         click.echo(f"most common error ({_runs(summary.top_error_count)}): {summary.top_error}; "
                    f"see them with: scalinglab runs {summary.study} --state FAILED")
+    if summary.n_extended or summary.n_grown:
+        click.echo(f"  {summary.n_extended} runs reran budget-limited cells with more budget; "
+                   f"{summary.n_grown} tried model sizes beyond the initial grid")
+    for line in summary.limits:
+        click.echo(f"  limit: {line}")
 
 
 def _runs(n: int) -> str:

@@ -20,15 +20,24 @@ from scalinglab.execution._local import (
     running,
 )
 from scalinglab.execution._ray import RayExecutor
-from scalinglab.execution._worker import WorkerJob, execute_run, worker_id, worker_loop
+from scalinglab.execution._worker import (
+    BUDGET_KEYS,
+    WorkerJob,
+    budget_facts,
+    execute_run,
+    worker_id,
+    worker_loop,
+)
 
 __all__ = [
+    "BUDGET_KEYS",
     "Executor",
     "InProcessExecutor",
     "LocalExecutor",
     "RayExecutor",
     "WorkerDeath",
     "WorkerJob",
+    "budget_facts",
     "execute_run",
     "pid_alive",
     "release_orphans",

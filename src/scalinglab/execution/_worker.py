@@ -20,7 +20,7 @@ from typing import Any
 from scalinglab.storage import CurvePoint, RunRecord, RunState, Storage, open_storage
 from scalinglab.tasks import Report, RunConfig, TaskFunction, Trial, load_task
 
-__all__ = ["WorkerJob", "execute_run", "worker_id", "worker_loop"]
+__all__ = ["BUDGET_KEYS", "WorkerJob", "budget_facts", "execute_run", "worker_id", "worker_loop"]
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                 "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
@@ -104,6 +104,60 @@ def _score(points: list[CurvePoint], metrics: Mapping[str, Any], metric: str) ->
     return None
 
 
+#: Keys the engine writes into every run's final metrics (docs/engine.md, "Budgets").
+BUDGET_KEYS = ("best_step", "last_step", "budget", "budget_steps", "budget_limited",
+               "budget_aware")
+
+
+def budget_facts(points: list[CurvePoint], metrics: Mapping[str, Any], metric: str,
+                 budget: float, budget_aware: bool, tail: float) -> dict[str, Any]:
+    """What the reported curve says about the run's budget (stored in its final metrics).
+
+    Parameters
+    ----------
+    points : list of CurvePoint
+        The reported curve.
+    metrics : Mapping
+        The task's final metrics; ``max_steps`` there (if a finite number) is the run's step
+        budget, else the last reported step is.
+    metric : str
+        The minimised metric.
+    budget : float
+        The run's ``trial.budget``.
+    budget_aware : bool
+        Whether the task read ``trial.budget``.
+    tail : float
+        ``[budget] tail``.
+
+    Returns
+    -------
+    dict
+        ``best_step`` (step of the minimum; the first on a tie), ``last_step``, ``budget``,
+        ``budget_steps``, ``budget_limited`` (it reached ``budget_steps`` and its best step is
+        at or beyond ``(1 - tail) * budget_steps``: the minimum measured the budget) and
+        ``budget_aware``.
+    """
+    best_step: int | None = None
+    best = math.inf
+    for p in points:
+        value = p.val_error if metric == "val_error" else p.metrics.get(metric, math.nan)
+        if not math.isnan(value) and value < best:
+            best, best_step = value, p.step
+    last_step = points[-1].step if points else None
+    declared = metrics.get("max_steps")
+    if isinstance(declared, int | float) and not isinstance(declared, bool) \
+            and math.isfinite(float(declared)) and declared > 0:
+        budget_steps: float | None = float(declared)
+    else:
+        budget_steps = None if last_step is None else float(last_step)
+    limited = bool(best_step is not None and last_step is not None
+                   and budget_steps is not None and last_step >= budget_steps
+                   and best_step >= (1.0 - tail) * budget_steps)
+    return {"best_step": best_step, "last_step": last_step, "budget": float(budget),
+            "budget_steps": budget_steps, "budget_limited": bool(limited),
+            "budget_aware": bool(budget_aware)}
+
+
 def _json_number(value: Any) -> Any:
     if isinstance(value, bool | str) or value is None:
         return value
@@ -130,9 +184,11 @@ def execute_run(
         points.append(CurvePoint(report.step, report.val_error, dict(report.metrics)))
         return bool(should_stop and should_stop())
 
+    params = dict(run.params)
+    budget = float(params.pop("_budget", 1.0))  # the engine's, not the task's
     config = RunConfig(shard_index=run.shard_index, shard_size=run.shard_size,
                        model_size=_natural(run.model_size), seed=run.seed,
-                       data_seed=job.data_seed, params=run.params)
+                       data_seed=job.data_seed, params=params, budget=budget)
     trial = Trial(config, on_report)
     if heartbeat is not None:
         heartbeat.run_id = run.id
@@ -156,12 +212,15 @@ def execute_run(
         if heartbeat is not None:
             heartbeat.run_id = None
     n_params = metrics.get("n_params")
+    final = {str(k): _json_number(v) for k, v in metrics.items()}
+    final.update(budget_facts(points, metrics, job.metric, budget, trial.budget_aware,
+                              float(job.extra.get("budget_tail", 0.2))))
     finished = storage.finish_run(
         run.id, worker,
         state=RunState.PRUNED if trial.should_stop() else RunState.COMPLETE,
         points=points, score=score,
         n_params=None if n_params is None else _json_number(n_params),
-        final_metrics={str(k): _json_number(v) for k, v in metrics.items()},
+        final_metrics=final,
         duration_s=time.perf_counter() - start,
     )
     return RunState.COMPLETE if finished else RunState.WAITING

@@ -263,7 +263,8 @@ class Storage(abc.ABC):
         """The study's runs as one pandas frame (one query; for aggregation and tables).
 
         Columns: id, shard_index, shard_size, model_size, seed, config_key, phase, state,
-        attempts, failures, score, n_params, duration_s, error.
+        attempts, failures, score, n_params, duration_s, error, params_json and
+        final_metrics_json (the stored JSON text; the study reads budgets from them).
         """
 
     def time_span(self, study_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:

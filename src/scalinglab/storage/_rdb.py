@@ -559,7 +559,7 @@ class RDBStorage(Storage):
     def runs_frame(self, study_id: int, states: Sequence[RunState] | None = None) -> pd.DataFrame:
         columns = ["id", "shard_index", "shard_size", "model_size", "seed", "config_key",
                    "phase", "state", "attempts", "failures", "score", "n_params", "duration_s",
-                   "error"]
+                   "error", "params_json", "final_metrics_json"]
         query = (sa.select(*[runs.c[c] for c in columns]).where(runs.c.study_id == study_id)
                  .order_by(runs.c.id))
         if states is not None:

@@ -9,9 +9,9 @@ learning curve eps(m) and the model-size curve s(m) of Hestness et al. 2017.
 from __future__ import annotations
 
 from scalinglab.storage import open_storage
-from scalinglab.study._aggregate import StudyCurves, aggregate_runs, study_curves
+from scalinglab.study._aggregate import StudyCurves, aggregate_runs, study_checks, study_curves
 from scalinglab.study._run import StudySummary, create_study, run_study, study_status
-from scalinglab.study._search import plan_runs
+from scalinglab.study._search import plan_runs, shard_checks
 from scalinglab.study._share import (
     ImportSummary,
     StudyExport,
@@ -22,9 +22,11 @@ from scalinglab.study._share import (
     write_export,
 )
 from scalinglab.study._spec import (
+    BudgetSpec,
     DataAxis,
     ExecutionSpec,
     ModelAxis,
+    ParamSpace,
     SearchSpec,
     StudySpec,
     geometric_shard_sizes,
@@ -32,10 +34,12 @@ from scalinglab.study._spec import (
 from scalinglab.tasks import nested_shard_indices
 
 __all__ = [
+    "BudgetSpec",
     "DataAxis",
     "ExecutionSpec",
     "ImportSummary",
     "ModelAxis",
+    "ParamSpace",
     "SearchSpec",
     "StudyCurves",
     "StudyExport",
@@ -52,6 +56,8 @@ __all__ = [
     "plan_runs",
     "read_export",
     "run_study",
+    "shard_checks",
+    "study_checks",
     "study_curves",
     "study_status",
     "write_export",

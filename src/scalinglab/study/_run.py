@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -23,7 +24,7 @@ from scalinglab.execution import (
     release_orphans,
 )
 from scalinglab.storage import RunState, Storage, StudyRecord, mask_url, open_storage
-from scalinglab.study._search import plan_runs
+from scalinglab.study._search import PHASE_BUDGET, PHASE_GROW, limit_notes, plan_runs, shard_checks
 from scalinglab.study._spec import StudySpec
 from scalinglab.tasks import load_task
 
@@ -37,6 +38,9 @@ class StudySummary:
     """Where a study stands: counts of runs by state and whether it is finished.
 
     ``complete`` is true when no run is WAITING or RUNNING and the search plans no more runs.
+    ``n_extended`` runs were reruns of budget-limited cells with more budget, ``n_grown``
+    runs tried sizes beyond the initial grid; ``limits`` names each shard whose best fit hit
+    a limit of the spec (``model.max_size``/``min_size``, ``budget.max_factor``).
     """
 
     study: str
@@ -57,9 +61,14 @@ class StudySummary:
     #: The most common error of the FAILED runs (its last line) and how many runs had it.
     top_error: str | None = None
     top_error_count: int = 0
+    n_extended: int = 0
+    n_grown: int = 0
+    limits: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        out = dict(vars(self))
+        out["limits"] = list(self.limits)
+        return out
 
 
 def _as_spec(spec: StudySpec | str | os.PathLike[str]) -> StudySpec:
@@ -107,15 +116,37 @@ def create_study(spec: StudySpec, storage: Storage) -> StudyRecord:
 
 
 def current_runs(storage: Storage, record: StudyRecord, states: Any = None) -> Any:
-    """The study's runs of its current ``[train]`` (config key) as a frame."""
+    """The study's runs of its current ``[train]`` as a frame.
+
+    Changing ``[train]`` makes new runs of the same study (docs/spec.md); the earlier runs stay
+    stored but are not the study's any more. A run is current when its hyperparameters, less
+    the tuned ``[search.params]`` and the engine's own (``_``-prefixed, e.g. a budget), are the
+    spec's :attr:`~StudySpec.params`.
+    """
     frame = storage.runs_frame(record.id, states)
     try:
-        key = StudySpec.from_dict(dict(record.spec)).config_key
+        spec = StudySpec.from_dict(dict(record.spec))
     except InputError:  # a study stored through the storage API with a partial spec
         return frame
-    if "config_key" in frame.columns and len(frame) and (frame["config_key"] != key).any():
-        frame = frame[frame["config_key"] == key].reset_index(drop=True)
-    return frame
+    if not len(frame):
+        return frame
+    if "params_json" not in frame.columns:
+        if "config_key" in frame.columns and (frame["config_key"] != spec.config_key).any():
+            frame = frame[frame["config_key"] == spec.config_key].reset_index(drop=True)
+        return frame
+    tuned = {p.name for p in spec.search.params}
+    wanted = json.loads(json.dumps(spec.params, sort_keys=True, default=str))
+    verdicts: dict[str, bool] = {}
+
+    def is_current(text: str) -> bool:
+        if text not in verdicts:  # parse each distinct params string once
+            params = json.loads(text) if text else {}
+            base = {k: v for k, v in params.items() if k not in tuned and not k.startswith("_")}
+            verdicts[text] = base == wanted
+        return verdicts[text]
+
+    mask = frame["params_json"].map(is_current).astype(bool)
+    return frame if mask.all() else frame[mask].reset_index(drop=True)
 
 
 def _display(storage: Storage) -> str:
@@ -170,7 +201,12 @@ def _missing(spec: StudySpec, record: StudyRecord, storage: Storage) -> bool:
 def _summary(record: StudyRecord, storage: Storage, counts: dict[RunState, int],
              complete: bool, interrupted: bool = False, elapsed_s: float = 0.0,
              **extra: Any) -> StudySummary:
+    spec = StudySpec.from_dict(dict(record.spec))
+    frame = current_runs(storage, record)
+    phases: dict[Any, int] = frame["phase"].value_counts().to_dict() if len(frame) else {}
     return StudySummary(
+        n_extended=int(phases.get(PHASE_BUDGET, 0)), n_grown=int(phases.get(PHASE_GROW, 0)),
+        limits=tuple(limit_notes(spec, shard_checks(spec, frame))) if len(frame) else (),
         study=record.name, storage=_display(storage),
         n_runs=sum(counts.values()), n_waiting=counts[RunState.WAITING],
         n_running=counts[RunState.RUNNING], n_complete=counts[RunState.COMPLETE],
@@ -396,7 +432,8 @@ def run_study(
                     heartbeat_s=spec.execution.heartbeat_s,
                     # Resources per run, for executors that place runs on a cluster (Ray).
                     extra={"cpus_per_run": spec.execution.cpus_per_run,
-                           "gpus_per_run": spec.execution.gpus_per_run})
+                           "gpus_per_run": spec.execution.gpus_per_run,
+                           "budget_tail": spec.budget.tail})
     bar: Any
     if progress and sys.stderr.isatty():
         bar = _Progress(True, spec.name)
@@ -440,8 +477,9 @@ def run_study(
                     if store.add_runs(record.id, plan_runs(spec, current_runs(store, record))) == 0:
                         break
                     continue
-                if spec.search.method == "hestness" and counts[RunState.WAITING] == 0:
-                    # Some shards may be ready for their next search phase while others run.
+                if counts[RunState.WAITING] == 0:
+                    # Some shards may be ready for their next search phase (or a budget or
+                    # grid extension) while others run.
                     store.add_runs(record.id, plan_runs(spec, current_runs(store, record)))
                 if time.monotonic() - last_stale_check > spec.execution.stale_after_s / 2:
                     last_stale_check = time.monotonic()

@@ -25,18 +25,21 @@ from typing import Any
 from scalinglab._errors import InputError, invalid_parameter
 from scalinglab.tasks import BUILTIN_TASKS
 
-__all__ = ["DataAxis", "ExecutionSpec", "ModelAxis", "SearchSpec", "StudySpec"]
+__all__ = ["BudgetSpec", "DataAxis", "ExecutionSpec", "ModelAxis", "ParamSpace", "SearchSpec",
+           "StudySpec"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _TASK_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*$")
 
 _FIELDS: dict[str, tuple[str, ...]] = {
     "": ("name", "task", "metric", "eps0", "seeds", "description", "data", "model", "train",
-         "search", "execution"),
+         "search", "execution", "budget"),
     "data": ("min_shard_size", "max_shard_size", "growth", "shard_sizes", "data_seed",
              "validation_size"),
-    "model": ("knob", "sizes"),
-    "search": ("method", "samples", "refine", "margin", "seed"),
+    "model": ("knob", "sizes", "min_size", "max_size"),
+    "search": ("method", "samples", "refine", "margin", "seed", "params", "param_samples",
+               "sampler"),
+    "budget": ("max_factor", "tail", "margin"),
     "execution": ("max_attempts", "heartbeat_s", "stale_after_s", "cpus_per_run",
                   "gpus_per_run"),
 }
@@ -60,28 +63,190 @@ class DataAxis:
 
 @dataclass(frozen=True)
 class ModelAxis:
-    """The model-size axis: one knob and its values, increasing."""
+    """The model-size axis: one knob, its initial values (increasing) and the grid's limits.
+
+    The search may add sizes beyond ``sizes`` by the grid's own ratio (``sizes[-1] /
+    sizes[-2]`` upwards, ``sizes[1] / sizes[0]`` downwards, 2 for a one-size grid) while they
+    stay within ``[min_size, max_size]``; both default to the ends of ``sizes`` (no growth).
+    """
 
     sizes: tuple[float, ...]
     knob: str = "width"
+    min_size: float | None = None
+    max_size: float | None = None
+
+    @property
+    def lower_limit(self) -> float:
+        """The smallest size the search may try."""
+        return self.sizes[0] if self.min_size is None else self.min_size
+
+    @property
+    def upper_limit(self) -> float:
+        """The largest size the search may try."""
+        return self.sizes[-1] if self.max_size is None else self.max_size
+
+    def ladder(self) -> tuple[float, ...]:
+        """Every size the search may try: ``sizes`` extended geometrically to the limits.
+
+        Integer grids stay integer (extended sizes are rounded, duplicates dropped).
+        """
+        sizes = list(self.sizes)
+        integral = all(float(s).is_integer() for s in sizes)
+        up = sizes[-1] / sizes[-2] if len(sizes) > 1 else 2.0
+        down = sizes[1] / sizes[0] if len(sizes) > 1 else 2.0
+        out = list(sizes)
+        value = float(sizes[-1])
+        while True:
+            value *= up
+            nxt: float = round(value) if integral else value
+            if nxt > self.upper_limit * (1 + 1e-12) or len(out) > 10_000:
+                break
+            if nxt > out[-1]:
+                out.append(nxt)
+        low: list[float] = []
+        value = float(sizes[0])
+        while True:
+            value /= down
+            nxt = round(value) if integral else value
+            if nxt < self.lower_limit * (1 - 1e-12) or nxt <= 0 or len(low) > 10_000:
+                break
+            if nxt < (low[0] if low else out[0]):
+                low.insert(0, nxt)
+        return tuple(low + out)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"knob": self.knob, "sizes": list(self.sizes)}
+        out: dict[str, Any] = {"knob": self.knob, "sizes": list(self.sizes)}
+        if self.min_size is not None:
+            out["min_size"] = self.min_size
+        if self.max_size is not None:
+            out["max_size"] = self.max_size
+        return out
+
+
+#: Kinds of a ``[search.params]`` entry.
+PARAM_KINDS = ("log", "uniform", "int", "choice")
+#: Samplers of ``[search] sampler`` (scipy.stats.qmc; "random" is numpy's Monte Carlo).
+SAMPLERS = ("halton", "sobol", "random")
+
+
+@dataclass(frozen=True)
+class ParamSpace:
+    """One tunable hyperparameter of ``[search.params]``.
+
+    Attributes
+    ----------
+    name : str
+        The key the task receives in ``trial.params``.
+    kind : str
+        ``"log"`` (log-uniform on ``[low, high]``), ``"uniform"``, ``"int"`` (integers in
+        ``[low, high]``) or ``"choice"`` (one of ``choices``).
+    low, high : float
+        Bounds (not used by ``choice``).
+    choices : tuple
+        The options of a ``choice``.
+    """
+
+    name: str
+    kind: str
+    low: float = 0.0
+    high: float = 0.0
+    choices: tuple[Any, ...] = ()
+
+    def value(self, u: float) -> Any:
+        """The value at quantile ``u`` in [0, 1) (the inverse CDF of the declared law).
+
+        Real values are rounded to 4 significant digits, so stored params read well.
+        """
+        u = min(max(float(u), 0.0), 1.0 - 1e-12)
+        if self.kind == "choice":
+            return self.choices[int(u * len(self.choices))]
+        if self.kind == "int":
+            return math.floor(self.low + u * (self.high - self.low + 1))
+        if self.kind == "log":
+            x = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        else:
+            x = self.low + u * (self.high - self.low)
+        return float(f"{x:.4g}")
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.kind == "choice":
+            return {"choice": list(self.choices)}
+        if self.kind == "int":
+            return {"int": [int(self.low), int(self.high)]}
+        return {self.kind: [self.low, self.high]}
 
 
 @dataclass(frozen=True)
 class SearchSpec:
-    """Which (shard, model size) cells are run: ``grid`` or ``hestness``."""
+    """Which cells are run: ``grid`` or ``hestness`` over sizes, and the tuned hyperparameters.
+
+    ``params`` are sampled ``param_samples`` times with ``sampler`` (seeded by ``seed``); every
+    planned (shard, size) cell is trained with each sampled point and each seed, and the
+    best fit of a shard is the lowest median-over-seeds score over (size, point).
+    """
 
     method: str = "hestness"
     samples: int = 3
     refine: bool = True
     margin: int = 0
     seed: int = 0
+    params: tuple[ParamSpace, ...] = ()
+    param_samples: int = 8
+    sampler: str = "halton"
+
+    def points(self) -> list[dict[str, Any]]:
+        """The sampled hyperparameter points (``[{}]`` without ``params``), seeded and stable."""
+        if not self.params:
+            return [{}]
+        d, n = len(self.params), self.param_samples
+        if self.sampler == "random":
+            import numpy as np
+
+            unit = np.random.default_rng(self.seed).random((n, d))
+        else:
+            import warnings
+
+            from scipy.stats import qmc
+
+            engine = (qmc.Sobol(d, scramble=True, seed=self.seed) if self.sampler == "sobol"
+                      else qmc.Halton(d, scramble=True, seed=self.seed))
+            with warnings.catch_warnings():  # Sobol's balance warning for n not a power of 2
+                warnings.simplefilter("ignore", UserWarning)
+                unit = engine.random(n)
+        out: list[dict[str, Any]] = []
+        for row in unit:
+            point = {p.name: p.value(u) for p, u in zip(self.params, row, strict=True)}
+            if point not in out:  # int/choice draws may repeat
+                out.append(point)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "samples": self.samples, "refine": self.refine,
-                "margin": self.margin, "seed": self.seed}
+        out: dict[str, Any] = {"method": self.method, "samples": self.samples,
+                               "refine": self.refine, "margin": self.margin, "seed": self.seed}
+        if self.params:
+            out["params"] = {p.name: p.to_dict() for p in self.params}
+            out["param_samples"] = self.param_samples
+            out["sampler"] = self.sampler
+        return out
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    """How far the engine extends the training budget of budget-limited runs.
+
+    A run is budget-limited when it ran to its step budget and its best step lies in the last
+    ``tail`` of it. A cell with such a run whose score is within a factor ``1 + margin`` of
+    its shard's best score is rerun with 2x the budget (``trial.budget`` = 2, 4, ...) while
+    the factor stays <= ``max_factor``; ``max_factor = 1`` turns extension off. Cells far
+    from the best (a too-small model, a poor learning rate) are reported, not extended.
+    """
+
+    max_factor: float = 8.0
+    tail: float = 0.2
+    margin: float = 0.05
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_factor": self.max_factor, "tail": self.tail, "margin": self.margin}
 
 
 @dataclass(frozen=True)
@@ -135,6 +300,7 @@ class StudySpec:
     train: Mapping[str, Any] = field(default_factory=dict)
     search: SearchSpec = field(default_factory=SearchSpec)
     execution: ExecutionSpec = field(default_factory=ExecutionSpec)
+    budget: BudgetSpec = field(default_factory=BudgetSpec)
     description: str = ""
     eps0: float | None = None
     source: Path | None = field(default=None, compare=False)
@@ -164,8 +330,7 @@ class StudySpec:
     @property
     def config_key(self) -> str:
         """A short stable hash of :attr:`params`; part of each run's unique key."""
-        text = json.dumps(self.params, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return params_key(self.params)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready canonical dict; ``StudySpec.from_dict(spec.to_dict()) == spec``."""
@@ -180,6 +345,7 @@ class StudySpec:
             "model": self.model.to_dict(),
             "train": _plain(dict(self.train)),
             "search": self.search.to_dict(),
+            "budget": self.budget.to_dict(),
             "execution": self.execution.to_dict(),
         }
 
@@ -234,6 +400,12 @@ class StudySpec:
             How error messages name the source (the file name for TOML).
         """
         return _Validator(where).spec(raw)
+
+
+def params_key(params: Mapping[str, Any]) -> str:
+    """A short stable hash of a run's hyperparameters (its ``config_key``)."""
+    text = json.dumps(_plain(dict(params)), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _plain(value: Any) -> Any:
@@ -328,9 +500,18 @@ class _Validator:
         model = self.model(self.table(raw, "model", required=True))
         train = self.train(self.table(raw, "train", required=False))
         search = self.search(self.table(raw, "search", required=False))
+        for param in search.params:
+            if param.name in train:
+                raise self.fail(f"search.params.{param.name}",
+                                f"declared once (it is also in [train]; remove train.{param.name})",
+                                train[param.name])
+            if param.name == "validation_size" and data.validation_size is not None:
+                raise self.fail("search.params.validation_size",
+                                "absent when 'data.validation_size' is given", param.to_dict())
+        budget = self.budget(self.table(raw, "budget", required=False))
         execution = self.execution(self.table(raw, "execution", required=False))
         return StudySpec(name=name, task=task, data=data, model=model, metric=metric, seeds=seeds,
-                         train=train, search=search, execution=execution,
+                         train=train, search=search, execution=execution, budget=budget,
                          description=description, eps0=eps0)
 
     def seeds(self, value: Any) -> tuple[int, ...]:
@@ -388,7 +569,16 @@ class _Validator:
                 or not all(_is_number(s) and s > 0 for s in sizes)
                 or any(b <= a for a, b in itertools.pairwise(sizes))):
             raise self.fail("model.sizes", rule, sizes)
-        return ModelAxis(tuple(sizes), knob)
+        min_size = table.get("min_size")
+        if min_size is not None and (not _is_number(min_size) or not 0 < min_size <= sizes[0]):
+            raise self.fail("model.min_size",
+                            f"a number > 0 and <= the smallest of 'model.sizes' ({sizes[0]:g})",
+                            min_size)
+        max_size = table.get("max_size")
+        if max_size is not None and (not _is_number(max_size) or max_size < sizes[-1]):
+            raise self.fail("model.max_size",
+                            f"a number >= the largest of 'model.sizes' ({sizes[-1]:g})", max_size)
+        return ModelAxis(tuple(sizes), knob, min_size, max_size)
 
     def train(self, table: Mapping[str, Any]) -> dict[str, Any]:
         def check(name: str, value: Any) -> None:
@@ -405,6 +595,10 @@ class _Validator:
                     check(f"{name}[{i}]", v)
 
         for key, value in table.items():
+            if str(key).startswith("_"):
+                raise self.fail(f"train.{key}",
+                                "a name that does not start with '_' (reserved for the engine)",
+                                key)
             check(f"train.{key}", value)
         return dict(_plain(dict(table)))
 
@@ -419,7 +613,60 @@ class _Validator:
             raise self.fail("search.refine", "a boolean (true or false)", refine)
         margin = self.integer("search.margin", table.get("margin", 0), 0, 100)
         seed = self.integer("search.seed", table.get("seed", 0), 0)
-        return SearchSpec(method, samples, refine, margin, seed)
+        params_table = table.get("params", {})
+        if not isinstance(params_table, Mapping):
+            raise self.fail("search.params", "a table of hyperparameter ranges, e.g. "
+                            "lr = { log = [1e-4, 1e-1] }", params_table)
+        params = tuple(self.param(str(k), v) for k, v in params_table.items())
+        param_samples = self.integer("search.param_samples", table.get("param_samples", 8),
+                                     1, 1000)
+        sampler = table.get("sampler", "halton")
+        if sampler not in SAMPLERS:
+            raise self.fail("search.sampler", f"one of {', '.join(map(repr, SAMPLERS))}", sampler)
+        return SearchSpec(method, samples, refine, margin, seed, params, param_samples, sampler)
+
+    def param(self, key: str, value: Any) -> ParamSpace:
+        name = f"search.params.{key}"
+        example = "{ log = [1e-4, 1e-1] }, { uniform = [0, 0.1] }, { int = [1, 4] } or " \
+                  "{ choice = [\"adam\", \"sgd\"] }"
+        if key.startswith("_") or not key.strip():
+            raise self.fail(name, "a name that does not start with '_' (reserved for the "
+                            "engine)", key)
+        if not isinstance(value, Mapping) or len(value) != 1 or next(iter(value)) not in PARAM_KINDS:
+            raise self.fail(name, f"a table with one of {', '.join(PARAM_KINDS)}: {example}",
+                            _plain(value))
+        kind, bounds = next(iter(value.items()))
+        if kind == "choice":
+            if (not isinstance(bounds, list | tuple) or not bounds
+                    or not all(isinstance(c, str | int | float | bool) for c in bounds)
+                    or len({json.dumps(c) for c in bounds}) != len(bounds)):
+                raise self.fail(f"{name}.choice", "a non-empty list of distinct strings, numbers "
+                                "or booleans", _plain(bounds))
+            return ParamSpace(key, kind, choices=tuple(bounds))
+        pair_ok = (isinstance(bounds, list | tuple) and len(bounds) == 2
+                   and all(_is_number(b) for b in bounds) and bounds[0] < bounds[1])
+        if kind == "int":
+            if not pair_ok or not all(_is_int(b) for b in bounds):
+                raise self.fail(f"{name}.int", "a list [low, high] of integers with low < high",
+                                _plain(bounds))
+        elif kind == "log":
+            if not pair_ok or bounds[0] <= 0:
+                raise self.fail(f"{name}.log", "a list [low, high] of numbers with 0 < low < high",
+                                _plain(bounds))
+        elif not pair_ok:
+            raise self.fail(f"{name}.uniform", "a list [low, high] of numbers with low < high",
+                            _plain(bounds))
+        return ParamSpace(key, kind, float(bounds[0]), float(bounds[1]))
+
+    def budget(self, table: Mapping[str, Any]) -> BudgetSpec:
+        self.check_fields(table, "budget")
+        factor = self.number("budget.max_factor", table.get("max_factor", 8.0), 1, 1024)
+        tail = table.get("tail", 0.2)
+        if not _is_number(tail) or not 0 < tail < 1:
+            raise self.fail("budget.tail", "a number in (0, 1): the end share of the budget "
+                            "where a best step means the run was budget-limited", tail)
+        margin = self.number("budget.margin", table.get("margin", 0.05), 0, 1000)
+        return BudgetSpec(factor, float(tail), margin)
 
     def execution(self, table: Mapping[str, Any]) -> ExecutionSpec:
         self.check_fields(table, "execution")

@@ -88,6 +88,9 @@ class RunConfig:
         Seed of the nested shard permutation, shared by every run of a study.
     params : Mapping[str, Any]
         Training hyperparameters (learning rate, optimizer, epochs, ...).
+    budget : float
+        Multiplier of the task's own training budget (steps or epochs): 1 for a first run,
+        2, 4, ... when the engine reruns a budget-limited cell (see :attr:`Trial.budget`).
     """
 
     shard_index: int
@@ -96,6 +99,7 @@ class RunConfig:
     seed: int
     data_seed: int = 0
     params: Mapping[str, Any] = field(default_factory=dict)
+    budget: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
@@ -109,6 +113,7 @@ class RunConfig:
             "seed": self.seed,
             "data_seed": self.data_seed,
             "params": dict(self.params),
+            "budget": self.budget,
         }
 
 
@@ -142,6 +147,7 @@ class Trial:
         self._on_report = on_report
         self._reports: list[Report] = []
         self._stop_requested = False
+        self._budget_read = False
 
     @classmethod
     def standalone(
@@ -153,6 +159,7 @@ class Trial:
         shard_index: int = 0,
         data_seed: int = 0,
         params: Mapping[str, Any] | None = None,
+        budget: float = 1.0,
     ) -> Trial:
         """A trial outside any study, for trying a task function by hand or in tests."""
         return cls(
@@ -163,6 +170,7 @@ class Trial:
                 seed=seed,
                 data_seed=data_seed,
                 params=params or {},
+                budget=budget,
             )
         )
 
@@ -182,6 +190,25 @@ class Trial:
     @property
     def params(self) -> Mapping[str, Any]:
         return self.config.params
+
+    @property
+    def budget(self) -> float:
+        """Multiply your training budget (maximum steps or epochs) by this factor.
+
+        1 for a first run. When a run is budget-limited (it reached its budget with its best
+        step in the last part of it), the engine reruns its cell with 2, 4, ... up to
+        ``[budget] max_factor``. A task that reads this property declares that it honours it;
+        the engine extends only such tasks (a task that ignores it would train the same again).
+        Return ``max_steps`` (the step budget the run had) in the final metrics when the task
+        stops early on its own, so the engine can tell an early stop from the end of the budget.
+        """
+        self._budget_read = True
+        return self.config.budget
+
+    @property
+    def budget_aware(self) -> bool:
+        """Whether the task read :attr:`budget` (the engine extends only those tasks)."""
+        return self._budget_read
 
     def shard_indices(self, pool_size: int) -> np.ndarray:
         """Indices of this run's nested shard in a pool of ``pool_size`` examples."""

@@ -7,11 +7,14 @@ Training length
     A run gets a budget of optimizer steps tied to the shard size ``n``::
 
         steps_per_epoch = ceil(n / batch_size)
-        max_steps       = clip(ceil(epochs * steps_per_epoch), min_steps, step_cap)
+        max_steps       = ceil(budget * clip(ceil(epochs * steps_per_epoch), min_steps, step_cap))
 
-    so a small shard is seen about ``epochs`` times (enough to overfit it; early stopping
-    then finds the best point) and a large shard gets at most ``step_cap`` steps, which
-    bounds the time of one run. ``epochs``, ``min_steps`` and ``step_cap`` are
+    so the budget grows with the shard: a small shard is seen about ``epochs`` times (enough
+    to overfit it; early stopping then finds the best point) and a large shard gets at most
+    ``step_cap`` steps, which bounds the time of a first run. ``budget`` is
+    :attr:`Trial.budget`: 1 for a first run; when a run stops at its step budget with its best
+    evaluation in the last part of it (budget-limited), the engine reruns it with 2x, 4x, ...
+    (``[budget] max_factor``). ``epochs``, ``min_steps`` and ``step_cap`` are
     hyperparameters with per-workload defaults.
 
 Evaluation and early stopping
@@ -236,11 +239,11 @@ class TrainSettings:
             )
         return settings
 
-    def max_steps(self, n_train: int) -> int:
+    def max_steps(self, n_train: int, budget: float = 1.0) -> int:
         """The step budget for a shard of ``n_train`` examples (module docstring rule)."""
         steps_per_epoch = math.ceil(n_train / min(self.batch_size, n_train))
         wanted = math.ceil(self.epochs * steps_per_epoch)
-        return int(min(max(wanted, self.min_steps), self.step_cap))
+        return math.ceil(budget * min(max(wanted, self.min_steps), self.step_cap))
 
 
 def import_torch() -> Any:
@@ -326,7 +329,7 @@ def fit(
     torch = import_torch()
     start = time.perf_counter()
     batch = min(settings.batch_size, n_train)
-    max_steps = settings.max_steps(n_train)
+    max_steps = settings.max_steps(n_train, trial.budget)
     eval_every = max(1, max_steps // settings.n_evals)
     optimizer = make_optimizer(model, settings)
     scheduler = None

@@ -258,7 +258,7 @@ def train(trial: Trial) -> dict[str, float]:
 
 INIT_SPEC = """\
 # A scalinglab study of character-level language modelling on the Python standard
-# library's source (docs/workloads.md). Runs in about a minute with 2 workers:
+# library's source (docs/workloads.md). Runs in a few minutes with 2 workers:
 #   scalinglab run THIS_FILE
 # Then:  scalinglab curve charlm-lstm
 name = "charlm-lstm"
@@ -280,9 +280,8 @@ sizes = [32, 64]
 model = "lstm"                # "lstm" or "transformer" (layers = 2, heads = 2 by default)
 seq_len = 64
 optimizer = "adam"            # "adam", "adamw" or "sgd": Hestness 2017 compared SGD and Adam
-lr = 0.003
 batch_size = 32
-epochs = 20                   # steps = clip(epochs * ceil(n / batch_size), min_steps, step_cap)
+epochs = 20                   # steps = budget * clip(epochs * ceil(n/batch_size), min_steps, step_cap)
 min_steps = 200
 step_cap = 1500
 grad_clip = 1.0
@@ -290,4 +289,11 @@ unit = "bits"                 # or "nats"
 
 [search]
 method = "grid"
+param_samples = 3             # learning rates tried per cell (Halton, seeded)
+
+[search.params]               # tuned per shard: the best (size, lr) of each shard wins
+lr = { log = [0.001, 0.01] }
+
+[budget]                      # budget-limited cells are rerun with 2x, 4x, 8x the steps
+max_factor = 8
 """

@@ -250,7 +250,7 @@ def train(trial: Trial) -> dict[str, float]:
 
 INIT_SPEC = """\
 # A scalinglab study of MNIST-1D (docs/workloads.md): an MLP's learning curve.
-# Runs in about a minute with 2 workers:  scalinglab run THIS_FILE
+# Runs in a few minutes with 2 workers:  scalinglab run THIS_FILE
 # (the first run on a machine also generates the data, ~10 s, cached afterwards).
 # Then:  scalinglab curve mnist1d-mlp
 name = "mnist1d-mlp"
@@ -272,9 +272,8 @@ sizes = [32, 64, 128]
 model = "mlp"                 # "mlp" or "cnn"
 depth = 2                     # hidden layers of the MLP
 optimizer = "adam"            # "adam", "adamw" or "sgd" (with momentum)
-lr = 0.003
 batch_size = 128
-epochs = 100                  # steps = clip(epochs * ceil(n / batch_size), min_steps, step_cap)
+epochs = 100                  # steps = budget * clip(epochs * ceil(n/batch_size), min_steps, step_cap)
 min_steps = 300
 step_cap = 6000
 patience = 8                  # evaluations without a new minimum before stopping (40 per run)
@@ -284,4 +283,11 @@ method = "hestness"           # every size on the smallest and largest shard, Mo
 samples = 2
 refine = true
 seed = 0
+param_samples = 3             # learning rates tried per cell (Halton, seeded)
+
+[search.params]               # tuned per shard: the best (size, lr) of each shard wins
+lr = { log = [0.001, 0.01] }
+
+[budget]                      # budget-limited cells are rerun with 2x, 4x, 8x the steps
+max_factor = 8
 """

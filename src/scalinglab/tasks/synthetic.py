@@ -21,6 +21,22 @@ and, for fault tests, ``fail_when`` / ``exit_when``: lists of tables such as
 ``RuntimeError`` (``fail_when``) or kills its own process with ``os._exit(13)``
 (``exit_when``). ``flaky_dir``: a directory; a run fails on its first attempt only (it leaves
 a marker file there), to test retries.
+
+Two more behaviours, for the engine's budget and hyperparameter tests (off unless named):
+
+Budget that follows the shard (``converge_step``)
+    The run trains ``steps * trial.budget`` steps (``steps``: 20) and reports every step; its
+    error falls until the step ``t*(n) = converge_step * (n / 100) ** converge_power``
+    (``converge_power``: 1), then rises by ``overfit`` (0.05) of the final error per ``t*``
+    steps, and the run stops after ``patience`` (3) reports without a new minimum
+    (``sleep_s``/``burn_s`` are per step here). Its
+    minimum is therefore the true eps(n, s) only with a budget past ``t*(n)``, which grows
+    with the shard; the task reads :attr:`Trial.budget` and returns ``max_steps``.
+
+Learning rate with a known optimum per shard (``lr_best``)
+    The final error is multiplied by ``1 + lr_width * ln(lr / lr*(n)) ** 2`` with
+    ``lr*(n) = lr_best * (n / 100) ** lr_power`` (``lr_width``: 0.1, ``lr_power``: -0.5) and
+    ``lr`` from the params (default ``lr*(n)``); :func:`best_lr` gives ``lr*(n)``.
 """
 
 from __future__ import annotations
@@ -37,11 +53,14 @@ import numpy as np
 
 from scalinglab.tasks._interface import Trial
 
-__all__ = ["DEFAULTS", "INIT_SPEC", "best_model_size", "expected_error", "n_params", "train"]
+__all__ = ["DEFAULTS", "INIT_SPEC", "best_lr", "best_model_size", "converge_step",
+           "expected_error", "n_params", "train"]
 
 DEFAULTS: dict[str, float] = {
     "epochs": 5, "noise": 0.01, "floor": 0.05, "a": 2.0, "alpha": 0.35, "b": 1.0,
     "beta": 1.0, "c": 8.0, "gamma": 1.0, "sleep_s": 0.0, "burn_s": 0.0,
+    "steps": 20, "converge_power": 1.0, "overfit": 0.05, "patience": 3,
+    "lr_width": 0.1, "lr_power": -0.5,
 }
 
 INIT_SPEC = '''\
@@ -85,14 +104,34 @@ def _param(params: Mapping[str, Any], name: str) -> float:
     return float(params.get(name, DEFAULTS[name]))
 
 
+def best_lr(shard_size: float, params: Mapping[str, Any]) -> float:
+    """The learning rate with the lowest error on a shard, ``lr_best * (n / 100) ** lr_power``."""
+    return float(params["lr_best"]) * (float(shard_size) / 100) ** _param(params, "lr_power")
+
+
+def converge_step(shard_size: float, params: Mapping[str, Any]) -> float:
+    """The step where the error stops falling, ``converge_step * (n / 100) ** converge_power``."""
+    return float(params["converge_step"]) * (float(shard_size) / 100) ** _param(
+        params, "converge_power")
+
+
 def expected_error(shard_size: float, model_size: float,
                    params: Mapping[str, Any] | None = None) -> float:
-    """The noise-free final error eps(n, s) of the synthetic task (see the module docstring)."""
+    """The noise-free final error eps(n, s) of the synthetic task (see the module docstring).
+
+    With ``lr_best`` in ``params`` the learning-rate factor is included (``lr`` from the
+    params, default the best one).
+    """
     p = params or {}
     n, s = float(shard_size), float(model_size)
-    return (_param(p, "floor") + _param(p, "a") * n ** -_param(p, "alpha")
-            + _param(p, "b") * s ** -_param(p, "beta")
-            + _param(p, "c") * s / n ** _param(p, "gamma"))
+    error = (_param(p, "floor") + _param(p, "a") * n ** -_param(p, "alpha")
+             + _param(p, "b") * s ** -_param(p, "beta")
+             + _param(p, "c") * s / n ** _param(p, "gamma"))
+    if p.get("lr_best") is not None:
+        lr_star = best_lr(n, p)
+        lr = float(p.get("lr", lr_star))
+        error *= 1 + _param(p, "lr_width") * math.log(lr / lr_star) ** 2
+    return error
 
 
 def best_model_size(shard_size: float, model_sizes: Sequence[float],
@@ -148,6 +187,8 @@ def train(trial: Trial) -> dict[str, float]:
     key += str(trial.config.data_seed)
     rng = np.random.default_rng(zlib.crc32(key.encode()))
     final = expected_error(trial.shard_size, trial.model_size, params)
+    if params.get("converge_step") is not None:
+        return _train_converging(trial, final, rng)
     epochs = max(1, int(_param(params, "epochs")))
     noise = _param(params, "noise")
     sleep_s, burn_s = _param(params, "sleep_s"), _param(params, "burn_s")
@@ -165,3 +206,32 @@ def train(trial: Trial) -> dict[str, float]:
         if trial.should_stop():
             break
     return {"val_error": error, "n_params": float(n_params(trial.model_size))}
+
+
+def _train_converging(trial: Trial, final: float, rng: np.random.Generator) -> dict[str, float]:
+    # The budget-aware mode of the module docstring: falls until t*, then overfits.
+    params = trial.params
+    max_steps = max(1, round(_param(params, "steps") * trial.budget))
+    t_star = max(1e-9, converge_step(trial.shard_size, params))
+    noise, overfit = _param(params, "noise"), _param(params, "overfit")
+    patience = max(1, int(_param(params, "patience")))
+    sleep_s, burn_s = _param(params, "sleep_s"), _param(params, "burn_s")
+    start = 1.0 + final
+    best, since, error = math.inf, 0, start
+    for step in range(1, max_steps + 1):
+        if sleep_s > 0:
+            time.sleep(sleep_s)
+        if burn_s > 0:
+            _burn(burn_s)
+        x = step / t_star
+        clean = final + (start - final) * max(0.0, 1 - x) ** 2 + final * overfit * max(0.0, x - 1)
+        error = clean * float(np.exp(noise * rng.standard_normal()))
+        trial.report(step, error)
+        if error < best:
+            best, since = error, 0
+        else:
+            since += 1
+        if since >= patience or trial.should_stop():
+            break
+    return {"val_error": error, "n_params": float(n_params(trial.model_size)),
+            "max_steps": float(max_steps)}

@@ -200,7 +200,7 @@ def train(trial: Trial) -> dict[str, float]:
 INIT_SPEC = """\
 # A scalinglab study of a noiseless teacher-student task (docs/workloads.md): the error
 # floor is 0 by construction, so a fitted floor should come out near zero.
-# Runs in about a minute with 2 workers:  scalinglab run THIS_FILE
+# Runs in a few minutes with 2 workers:  scalinglab run THIS_FILE
 # Then:  scalinglab curve teacher-student
 name = "teacher-student"
 task = "teacher_student"
@@ -222,13 +222,19 @@ input_dim = 16
 teacher_width = 8
 teacher_seed = 0
 optimizer = "adam"
-lr = 0.003
 lr_schedule = "cosine"        # decay to 0 over the step budget
 batch_size = 128
-epochs = 200                  # steps = clip(epochs * ceil(n / batch_size), min_steps, step_cap)
+epochs = 200                  # steps = budget * clip(epochs * ceil(n/batch_size), min_steps, step_cap)
 min_steps = 1000
 step_cap = 6000
 
 [search]
 method = "grid"               # every width on every shard
+param_samples = 3             # learning rates tried per cell (Halton, seeded)
+
+[search.params]               # tuned per shard: the best (size, lr) of each shard wins
+lr = { log = [0.001, 0.01] }
+
+[budget]                      # budget-limited cells are rerun with 2x, 4x, 8x the steps
+max_factor = 8
 """
