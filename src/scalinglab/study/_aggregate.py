@@ -290,9 +290,8 @@ def study_curves(name: str, storage: Storage, size_tolerance: float = 0.0) -> St
     record = storage.get_study(name)
     if record is None:
         raise InputError(_unknown_study(name, storage))
-    from scalinglab.study._spec import StudySpec
-
     from scalinglab.study._run import current_runs
+    from scalinglab.study._spec import StudySpec
 
     spec = StudySpec.from_dict(dict(record.spec))
     # Every state: which sizes were tried (size status) counts runs that did not complete.
