@@ -8,14 +8,17 @@ the first) the mean and median RMSLE, the fraction of curves on which each metho
 (errors truncated to 3 decimals, ties split), the coverage of the default's 90% band and
 the wall time of each method. Skips cleanly when ``../shared`` is absent.
 
-Methods: ``auto`` (the default); ``power``, ``power_floor``, ``m4`` (eps0 = the domain's
+Methods: ``auto`` (the default); with ``--learned`` also ``auto_learned`` (``auto`` with the learned extrapolator
+of ``fitting/_learned.py`` as one more member, ``_select.LEARNED_MEMBER``; not the default,
+see ``docs/extrapolation.md``); ``learned`` (the learned extrapolator alone, its mean of
+``ln y``); ``power``, ``power_floor``, ``m4`` (eps0 = the domain's
 bound, 1.0 where none is known, which is what ``fit_law`` assumes) fitted by log least
 squares; ``bnsl`` (one break) by ``fit_law`` with a reduced budget (1 start, 200
 evaluations; its full default costs about 2 s per curve and scores IC 0.043, see ``--full-bnsl``).
 ``power_floor`` and ``m4`` are solved by the same batched Levenberg-Marquardt that
 ``auto`` uses (their optima agree with ``fit_law``'s; it is 10-50x faster).
 
-Usage: ``python benchmarks/extrapolation.py [--shared PATH] [--full-bnsl] [--json OUT]
+Usage: ``python benchmarks/extrapolation.py [--shared PATH] [--full-bnsl] [--learned] [--json OUT]
 [--figure PNG]``.
 """
 
@@ -35,10 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _rnsl import Curve, ic_half, load_curves, rmsle
 
-from scalinglab.fitting import fit_law
+from scalinglab.fitting import _select, fit_law
 from scalinglab.fitting._extrapolate import batch_fit
+from scalinglab.fitting._learned import load_extrapolator
 
 METHODS = ("auto", "power", "power_floor", "m4", "bnsl")
+#: Added by ``--learned``: the learned extrapolator alone and as a member of ``auto``.
+LEARNED_METHODS = ("auto_learned", "learned")
 GROUPS = ("IC", "IC first half", "IC second half", "NMT", "LM", "BB")
 LEVEL = 0.9
 
@@ -67,12 +73,31 @@ def _auto(c: Curve) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(band.value), inside
 
 
+def _auto_learned(c: Curve) -> tuple[np.ndarray, None]:
+    """``auto`` with the learned extrapolator as one more member (``LEARNED_MEMBER``)."""
+    saved = _select.LEARNED_MEMBER
+    _select.LEARNED_MEMBER = True
+    try:
+        fit = fit_law("auto", c.x_train, c.y_train, eps0=c.eps0)
+    finally:
+        _select.LEARNED_MEMBER = saved
+    return np.asarray(fit.predict(c.x_test).value), None
+
+
+def _learned(c: Curve) -> tuple[np.ndarray, None]:
+    """The learned extrapolator alone (its predictive mean of ln y)."""
+    mean, _ = load_extrapolator().predict(c.x_train, c.y_train, c.x_test, c.eps0)
+    return np.exp(mean), None
+
+
 def run_benchmark(
     curves: list[Curve], methods: tuple[str, ...] = METHODS, full_bnsl: bool = False
 ) -> dict[str, object]:
     """Score every method on every curve; returns per-curve scores, coverage and times."""
     runners: dict[str, Callable[[Curve], tuple[np.ndarray, np.ndarray | None]]] = {
         "auto": _auto,
+        "auto_learned": _auto_learned,
+        "learned": _learned,
         "power": _fit_law("power"),
         "power_floor": _batched("power_floor"),
         "m4": _batched("m4"),
@@ -191,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=None, help="the shared/ folder")
     parser.add_argument("--full-bnsl", action="store_true", help="bnsl with fit_law's full budget (slow)")
+    parser.add_argument("--learned", action="store_true", help="also run auto_learned and learned (slower)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--figure", type=Path, default=None, help="also draw a few curves here (PNG)")
     args = parser.parse_args(argv)
@@ -200,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {exc}")
         return 0
     start = time.perf_counter()
-    result = run_benchmark(curves, full_bnsl=args.full_bnsl)
+    methods = METHODS[:1] + LEARNED_METHODS + METHODS[1:] if args.learned else METHODS
+    result = run_benchmark(curves, methods=methods, full_bnsl=args.full_bnsl)
     table = summarise(curves, result)
     print(format_table(table, result["seconds"]))  # type: ignore[arg-type]
     all_hits = np.concatenate(list(result["inside"].values()))  # type: ignore[attr-defined]

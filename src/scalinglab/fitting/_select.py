@@ -44,6 +44,7 @@ from scalinglab._errors import InputError
 from scalinglab.fitting._ensemble import Band, Ensemble
 from scalinglab.fitting._extrapolate import FORMS, batch_fit
 from scalinglab.fitting._fit import fit_law, validate_data
+from scalinglab.fitting._learned import LearnedLaw
 from scalinglab.fitting._result import FitResult, _readonly
 from scalinglab.laws import get_law
 from scalinglab.laws._base import FloatArray
@@ -72,6 +73,13 @@ KAPPA_MIN = 0.01
 UNKNOWN_BOUND_FACTOR = 2.0
 #: Fewest points for the ensemble; below it the single-law fallback is used.
 MIN_POINTS = 6
+#: Whether the learned extrapolator (``fitting/_learned.py``) joins the kept members with an
+#: equal weight. Off: on the benchmark it helps IC (0.0305 to 0.0296) but makes NMT, LM and
+#: BB worse (``docs/extrapolation.md``, "The learned extrapolator").
+LEARNED_MEMBER = False
+#: The learned member is dropped when its rolling-origin score exceeds this multiple of the
+#: best fitted member's (None: always kept).
+LEARNED_TRIM: float | None = TRIM_FACTOR
 
 
 def fit_auto(
@@ -177,6 +185,13 @@ def _fit_ensemble(
     ]
     if not kept:
         raise InputError("Every member of law='auto' failed to fit this curve; check the data.")
+    learned = _learned_member(x, y, eps0, masks) if LEARNED_MEMBER else None
+    if learned is not None:
+        fits["learned"], scores["learned"] = learned[0], learned[1]
+        # The same rule as the fitted members: dropped when it forecasts the curve's own
+        # later points more than LEARNED_TRIM times worse than the best fitted member.
+        if LEARNED_TRIM is None or math.isnan(best) or not scores["learned"] > LEARNED_TRIM * best:
+            kept.append("learned")
     weights = np.full(len(kept), 1.0 / len(kept))
 
     # The ensemble's own rolling-origin forecasts set the extrapolation rate of the band.
@@ -200,6 +215,10 @@ def _fit_ensemble(
     values = []
     for lb in kept:
         bf = fits[lb][0]
+        if lb == "learned":
+            member_laws.append((lb, bf))
+            values.append(np.zeros(0))
+            continue
         member_laws.append((lb, bf.form.law(bound)))
         values.append(bf.law_values(0))
     law = Ensemble(member_laws, weights.tolist(), Band(scatter, kappa, x_max),
@@ -213,7 +232,7 @@ def _fit_ensemble(
     with np.errstate(divide="ignore", invalid="ignore"):
         log_err = np.log(prediction) - np.log(y)
         divergence = (prediction - y) / y
-    converged = all(bool(fits[lb][0].converged[0]) for lb in kept)
+    converged = all(bool(fits[lb][0].converged[0]) for lb in kept if lb != "learned")
     notes = [
         "ensemble: the band comes from the members' spread and the curve's own rolling-origin "
         "forecasts, not from parameter standard errors (stderr are nan)"
@@ -244,7 +263,10 @@ def _fit_ensemble(
                 ),
             }
             for lb, form, recency in members
-        ],
+        ]
+        + ([{"label": "learned", "law": "learned", "recency": 0.0,
+             "weight": float(weights[-1]) if "learned" in kept else 0.0,
+             "score": scores["learned"], "params": {}}] if learned is not None else []),
         "scores": scores,
         "eps0": bound,
         "eps0_assumed": assumed_bound,
@@ -277,6 +299,32 @@ def _fit_ensemble(
         n_starts=1,
         selection=selection,
     )
+
+
+def _learned_member(
+    x: FloatArray, y: FloatArray, eps0: float | None, masks: list[Any]
+) -> tuple[tuple[LearnedLaw, list[bool], list[FloatArray]], float] | None:
+    """The learned extrapolator as a member: its law, and its forecasts from every origin.
+
+    Returns what ``_fit_ensemble`` keeps per member (the law in place of a batched fit,
+    which origins are usable, the log predictions on the whole curve and from each origin)
+    and its rolling-origin score; None when the shipped weights are missing.
+    """
+    try:
+        law = LearnedLaw(x, y, eps0)
+    except InputError:
+        return None
+    rows = [law.log_predict(x)[0]]
+    valid, errs = [], []
+    for m in masks:
+        ok = bool(len(np.unique(x[m])) >= MIN_POINTS and np.any(~m))
+        valid.append(ok)
+        row = np.full(len(x), np.nan)
+        if ok:
+            row[~m] = law.net.predict(x[m], y[m], x[~m], eps0)[0]
+            errs.append(float(np.sqrt(np.mean((row[~m] - np.log(y[~m])) ** 2))))
+        rows.append(row)
+    return (law, valid, rows), float(np.mean(errs)) if errs else math.nan
 
 
 def _rolling_origin_score(
@@ -403,6 +451,9 @@ def bootstrap_ensemble(fit: FitResult, n: int = 1000, seed: int = 0) -> Any:
     ok = np.ones(n, dtype=bool)
     for label, _ in law.members:
         form, recency = spec[label]
+        if form == "learned":  # no parameters to refit: the network reads the original points
+            parts.append(np.zeros((n, 0)))
+            continue
         with np.errstate(all="ignore"):
             bf = batch_fit(form, x, y, counts * (w_user * rel**recency), float(sel["eps0"]))
             values = np.array([bf.law_values(i) for i in range(n)])
