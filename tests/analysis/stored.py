@@ -20,8 +20,12 @@ def store_study(
     n_params: Callable[[float], float] = lambda s: s,
     seeds: tuple[int, ...] = (0, 1, 2),
     noise: float = 0.01,
+    budget_limited: bool = False,
 ) -> StudyCurves:
-    """Store a grid study whose runs reach ``error(n, s)`` times seeded log-normal noise."""
+    """Store a grid study whose runs reach ``error(n, s)`` times seeded log-normal noise.
+
+    Each run records ``budget_limited`` (default: it converged) for the ``converged`` check.
+    """
     storage = open_storage(f"sqlite:///{path}")
     spec = {"name": name, "task": "synthetic", "metric": "val_error", "seeds": list(seeds)}
     record = storage.create_study(name, "synthetic", spec)
@@ -36,7 +40,7 @@ def store_study(
         storage.finish_run(
             run.id, "writer", state=RunState.COMPLETE,
             points=[CurvePoint(0, value * 1.5), CurvePoint(1, value)],
-            score=value, n_params=n_params(run.model_size), final_metrics={"val_error": value},
+            score=value, n_params=n_params(run.model_size), final_metrics={"val_error": value, "budget_limited": float(budget_limited)},
             duration_s=0.0,
         )
     curves = study_curves(name, storage)

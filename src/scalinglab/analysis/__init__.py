@@ -10,27 +10,39 @@ from scalinglab.analysis._analysis import (
     Backtest,
     CurvesLike,
     JointAnalysis,
+    JointBacktest,
     LearningCurveAnalysis,
     ModelSizeAnalysis,
+    NotEstimableError,
     Plan,
     StudyAnalysis,
     analyze,
     backtest_curve,
     compare_exponents,
+    joint_backtest,
 )
+from scalinglab.analysis._checks import Check, budget_limited
 from scalinglab.analysis._regions import Regions, regions_from_envelope
+from scalinglab.analysis._runboot import RunBootstrap, bootstrap_runs
 
 __all__ = [
     "Backtest",
+    "Check",
     "CurvesLike",
     "JointAnalysis",
+    "JointBacktest",
     "LearningCurveAnalysis",
     "ModelSizeAnalysis",
+    "NotEstimableError",
     "Plan",
     "Regions",
+    "RunBootstrap",
     "StudyAnalysis",
     "analyze",
     "backtest_curve",
+    "bootstrap_runs",
+    "budget_limited",
     "compare_exponents",
+    "joint_backtest",
     "regions_from_envelope",
 ]
