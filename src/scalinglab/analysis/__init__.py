@@ -7,6 +7,7 @@ fields), through :mod:`scalinglab.fitting`; it never reads a database itself.
 from __future__ import annotations
 
 from scalinglab.analysis._analysis import (
+    PLAN_RANGE,
     Backtest,
     CurvesLike,
     JointAnalysis,
@@ -26,6 +27,7 @@ from scalinglab.analysis._regions import Regions, regions_from_envelope
 from scalinglab.analysis._runboot import RunBootstrap, bootstrap_runs
 
 __all__ = [
+    "PLAN_RANGE",
     "Backtest",
     "Check",
     "CurvesLike",
