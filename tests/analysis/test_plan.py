@@ -93,3 +93,29 @@ def test_degenerate_joint_law_is_not_estimable(flat):
     assert out.returncode == 1, (out.stdout, out.stderr)
     assert "not estimable" in out.stderr and "Traceback" not in out.stderr
     assert "inf" not in out.stdout
+
+
+def test_no_infinity_or_nan_in_any_analysis_output(flat):
+    import re
+
+    path, a = flat
+    floor = a.learning_curve.fit.floor
+    open_target = next(float(t) for t in np.geomspace(floor * 1.001, a.learning_curve.error[-1], 15)
+                       if a.plan(float(t)).upper_open)
+    bad = re.compile(r"\b(inf|Infinity|NaN|nan)\b")
+    commands = [
+        ["analyze", "flat-model", "--format", "json"],
+        ["predict", "flat-model", "--data-size", "1e6", "--method", "bootstrap"],
+        ["plan", "flat-model", "--target-error", repr(open_target)],
+        ["plan", "flat-model", "--target-error", repr(open_target), "--format", "json"],
+    ]  # the table of analyze is checked in test_checks.py; compare's JSON in test_analysis.py
+    for args in commands:
+        out = subprocess.run([sys.executable, "-m", "scalinglab", *args, "--eps0", str(EPS0),
+                              "--storage", str(path)], capture_output=True, text=True, timeout=300, check=False)
+        assert out.returncode == 0, (args, out.stderr)
+        if "json" in args:  # strict JSON: no NaN or Infinity constants anywhere
+            json.loads(out.stdout, parse_constant=lambda c, args=args: pytest.fail(f"{args}: {c} in the JSON"))
+        else:
+            assert not bad.search(out.stdout), (args, out.stdout[:2000])
+        if args[0] == "plan" and "json" not in args:
+            assert "(the data do not bound it)" in out.stdout
