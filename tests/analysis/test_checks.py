@@ -3,6 +3,7 @@ not estimable (with the reason) in the analysis, its JSON and the command line."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -60,11 +61,15 @@ def test_power_law_window_needs_four_shards():
     assert check_power_law_window(SHARDS, None, "no envelope").status == "fail"
 
 
-def test_fits_identified_flags_a_parameter_at_its_bound():
+def test_fits_identified_floor_at_zero_warns_other_bounds_fail():
     x = np.logspace(2, 4, 8)
     pure = fit_law("power_floor", x, 3 * x**-0.4)  # no floor: c at its bound 0
-    check, bad = check_fits_identified({"beta_g": fit_law("power", x, 3 * x**-0.4), "joint": pure})
-    assert check.status == "fail" and list(bad) == ["joint"] and "bound" in bad["joint"]
+    check, bad = check_fits_identified({"beta_g": fit_law("power", x, 3 * x**-0.4), "floor": pure})
+    assert check.status == "warning" and not bad and "floor (c) sits at 0" in check.reason
+    # A saturating law pinned at a non-floor bound: degenerate.
+    stuck = dataclasses.replace(fit_law("power", x, 3 * x**-0.4), notes=("parameter(s) at a bound: a",))
+    check, bad = check_fits_identified({"beta_g": stuck})
+    assert check.status == "fail" and bad == {"beta_g": "parameter(s) at a bound: a"}
 
 
 def test_converged_from_runs():

@@ -175,7 +175,10 @@ def check_power_law_window(shard_size: np.ndarray, window: tuple[float, float] |
     x = np.asarray(shard_size, dtype=float)
     inside = (x > window[0]) & (x < window[1])
     k = int(inside.sum())
-    span = f"({_fmt(window[0])} < m < {_fmt(window[1])})"
+    if math.isfinite(window[1]):
+        span = f"({_fmt(window[0])} < m < {_fmt(window[1])})"
+    else:
+        span = f"(m > {_fmt(window[0])}; no floor in reach)"
     if k >= MIN_WINDOW:
         return Check("power_law_window", "ok",
                      f"beta_g is fitted on the {k} shards inside the power-law region {span}")
@@ -200,33 +203,55 @@ def check_beta_p_identifiable(best_model_size: np.ndarray, interior: np.ndarray)
     )
 
 
-def _degenerate(fit: FitResult) -> str | None:
-    reasons = [note for note in fit.notes if "bound" in note or "singular" in note]
+#: Floor parameters: one at its lower bound 0 says "no floor in reach of the data", a
+#: boundary estimate of a real quantity, not a degenerate fit.
+FLOOR_PARAMS = frozenset({"c", "c_inf", "eps_inf", "gamma", "E"})
+_AT_BOUND = "parameter(s) at a bound: "
+
+
+def _degenerate(fit: FitResult) -> tuple[str | None, str | None]:
+    """(reason the fit is degenerate, or None; a warning about a floor at 0, or None)."""
+    reasons, warning = [], None
+    for note in fit.notes:
+        if "singular" in note:
+            reasons.append(note)
+        elif note.startswith(_AT_BOUND):
+            names = [n.strip() for n in note[len(_AT_BOUND):].split(",")]
+            floors = [n for n in names if n in FLOOR_PARAMS and fit.params.get(n, 1.0) <= 1e-9]
+            others = [n for n in names if n not in floors]
+            if others:
+                reasons.append(_AT_BOUND + ", ".join(others))
+            if floors:
+                warning = f"the floor ({', '.join(floors)}) sits at 0: no floor in reach of the data"
     if not fit.converged:
         reasons.insert(0, "the fit did not converge")
-    return "; ".join(reasons) if reasons else None
+    return ("; ".join(reasons) if reasons else None), warning
 
 
 def check_fits_identified(fits: Mapping[str, FitResult | None]) -> tuple[Check, dict[str, str]]:
     """``fits_identified``: no headline fit at a parameter bound or with a singular Jacobian.
 
-    Returns the check and, per degenerate fit, the reason (its numbers are not estimable).
+    A floor parameter at 0 is a warning, not a failure (:data:`FLOOR_PARAMS`). Returns the
+    check and, per degenerate fit, the reason (its numbers are not estimable).
     """
-    bad = {}
+    bad, warnings = {}, {}
     for name, fit in fits.items():
         if fit is None:
             continue
-        reason = _degenerate(fit)
+        reason, warning = _degenerate(fit)
         if reason:
             bad[name] = reason
-    if not bad:
-        names = ", ".join(k for k, v in fits.items() if v is not None)
-        return Check("fits_identified", "ok", f"no headline fit ({names}) is at a bound or singular"), bad
-    text = "; ".join(f"{k}: {v}" for k, v in bad.items())
-    return Check("fits_identified", "fail", f"{text}: those numbers are not estimable"), bad
+        if warning:
+            warnings[name] = warning
+    names = ", ".join(k for k, v in fits.items() if v is not None)
+    if bad:
+        text = "; ".join(f"{k}: {v}" for k, v in bad.items())
+        return Check("fits_identified", "fail", f"{text}: those numbers are not estimable"), bad
+    if warnings:
+        text = "; ".join(f"{k}: {v}" for k, v in warnings.items())
+        return Check("fits_identified", "warning", f"{text}; no headline fit ({names}) is otherwise at a bound or singular"), bad
+    return Check("fits_identified", "ok", f"no headline fit ({names}) is at a bound or singular"), bad
 
 
 def _fmt(value: float) -> str:
-    if math.isfinite(value):
-        return f"{value:.4g}"
-    return "inf" if value > 0 else "0"
+    return f"{value:.4g}" if math.isfinite(value) else "unbounded"

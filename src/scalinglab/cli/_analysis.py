@@ -75,7 +75,8 @@ def study_eps0(eps0: float | None, spec: dict[str, Any]) -> float | None:
 
 
 def load_analysis(
-    study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float = 0.0
+    study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float = 0.0,
+    joint_fractions: tuple[float, float] = (1 / 8, 1 / 16),
 ) -> tuple[Any, dict[str, Any]]:
     """Aggregate and analyse a stored study; return it with the study's spec."""
     from scalinglab.analysis import analyze
@@ -90,7 +91,7 @@ def load_analysis(
     finally:
         store.close()
     return analyze(curves, eps0=study_eps0(eps0, spec), level=level, runs=runs,
-                   size_tolerance=size_tolerance), spec
+                   size_tolerance=size_tolerance, joint_fractions=joint_fractions), spec
 
 
 def _interval(pair: Any, digits: int = 4) -> str:
@@ -159,10 +160,14 @@ def _fail(message: str) -> None:
 @click.argument("study")
 @_analysis_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--joint-fractions", type=(click.FloatRange(0, 1, min_open=True, max_open=True),
+                                          click.FloatRange(0, 1, min_open=True, max_open=True)),
+              default=(1 / 8, 1 / 16), show_default=True, metavar="N_FRACTION M_FRACTION",
+              help="The joint backtest fits the cells with n <= N * N_FRACTION and m <= M * M_FRACTION.")
 def analyze_command(study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float,
-                    fmt: str) -> None:
-    """Fit the learning curve, regions, model-size law, joint law and backtest of STUDY."""
-    analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
+                    fmt: str, joint_fractions: tuple[float, float]) -> None:
+    """Checks first, then the learning curve, regions, model-size law, joint law and backtests of STUDY."""
+    analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance, joint_fractions)
     if fmt == "json":
         click.echo(json.dumps(analysis.to_dict(), indent=2, allow_nan=False))
         return
@@ -191,9 +196,11 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
     console.print(table)
     if lc.regions is not None:
         r = lc.regions
+        irreducible = (f"irreducible begins at {_g(r.irreducible_start)} {_interval(r.irreducible_start_interval)}"
+                       if math.isfinite(r.irreducible_start) else "no irreducible region (no floor fitted)")
         console.print(escape(
             f"regions: small-data ends at {_g(r.small_data_end)} {_interval(r.small_data_end_interval)}, "
-            f"irreducible begins at {_g(r.irreducible_start)} {_interval(r.irreducible_start_interval)}"))
+            + irreducible))
         for note in r.notes:
             console.print(f"  note: {escape(note)}")
     if analysis.joint is not None:
