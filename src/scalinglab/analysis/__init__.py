@@ -1,4 +1,5 @@
-"""Analysis of scaling studies: learning curve, regions, model-size law, joint law, backtest.
+"""Analysis of scaling studies: checks first, then learning curve, regions, model-size law,
+joint law, backtests, with intervals from a bootstrap over runs.
 
 Works on aggregated curves (:class:`scalinglab.study.StudyCurves` or any object with its
 fields), through :mod:`scalinglab.fitting`; it never reads a database itself.

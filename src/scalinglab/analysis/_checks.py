@@ -4,15 +4,15 @@ Each check has a status (``ok``, ``warning``, ``fail``) and a reason in words. A
 whose check fails is reported as not estimable, with that reason, instead of an interval
 (docs/analysis.md, "Checks before numbers"):
 
-=====================  ===============================================  ==================
+=====================  ===============================================  ======================
 check                  passes when                                       guards
-=====================  ===============================================  ==================
+=====================  ===============================================  ======================
 converged              no run of a best-fit cell was budget-limited      beta_g, beta_p
-model_interior         every shard's best-fit size is inside the grid    (warning only)
+model_interior         every shard's best-fit size is inside the grid    edge shards leave s(m)
 power_law_window       4+ shards inside the detected power-law region    beta_g
 beta_p_identifiable    4+ distinct interior best-fit sizes               beta_p
 fits_identified        no headline fit at a bound or singular            that fit's numbers
-=====================  ===============================================  ==================
+=====================  ===============================================  ======================
 """
 
 from __future__ import annotations
