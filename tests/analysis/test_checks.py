@@ -102,6 +102,12 @@ def test_failed_checks_make_numbers_not_estimable(edge_study):
     assert status["beta_p_identifiable"] == "fail"
     head = a.to_dict()["headline"]
     assert head["beta_g"] is None and "converged" in head["beta_g_reason"]
+    # The demo prints these lines: the checks first, then the numbers or why not.
+    from scalinglab.cli._analysis import headline_lines
+
+    lines = headline_lines(a)
+    assert lines[0] == "checks:" and lines[1].startswith("  FAIL    converged")
+    assert any(line.startswith("beta_g = not estimable") for line in lines[len(CHECKS) + 1:])
     assert head["beta_p"] is None and head["beta_p_interval"] is None
     # Without the budget problem beta_g comes back, with a bootstrap interval.
     b = analyze(curves, eps0=0.9, runs=runs.assign(budget_limited=0.0))
