@@ -22,11 +22,13 @@ def store_study(
     noise: float = 0.01,
     spec_extra: dict[str, object] | None = None,
     failure: str | None = None,
+    budget_limited: bool = False,
 ) -> StudyCurves:
     """Store a grid study whose runs reach ``error(n, s)`` times seeded log-normal noise.
 
     ``spec_extra`` adds to (or overrides) the stored spec, e.g. a ``metric``; with ``failure``
-    one more run (seed 99 of the first cell) fails for good with that error message.
+    one more run (seed 99 of the first cell) fails for good with that error message. Each run
+    records ``budget_limited`` (default: it converged) for the ``converged`` check.
     """
     storage = open_storage(f"sqlite:///{path}")
     spec = {"name": name, "task": "synthetic", "metric": "val_error", "seeds": list(seeds),
@@ -48,7 +50,7 @@ def store_study(
         storage.finish_run(
             run.id, "writer", state=RunState.COMPLETE,
             points=[CurvePoint(0, value * 1.5), CurvePoint(1, value)],
-            score=value, n_params=n_params(run.model_size), final_metrics={"val_error": value},
+            score=value, n_params=n_params(run.model_size), final_metrics={"val_error": value, "budget_limited": float(budget_limited)},
             duration_s=0.0,
         )
     curves = study_curves(name, storage)

@@ -1,4 +1,5 @@
-"""Analysis of scaling studies: learning curve, regions, model-size law, joint law, backtest.
+"""Analysis of scaling studies: checks first, then learning curve, regions, model-size law,
+joint law, backtests, with intervals from a bootstrap over runs.
 
 Works on aggregated curves (:class:`scalinglab.study.StudyCurves` or any object with its
 fields), through :mod:`scalinglab.fitting`; it never reads a database itself.
@@ -7,30 +8,44 @@ fields), through :mod:`scalinglab.fitting`; it never reads a database itself.
 from __future__ import annotations
 
 from scalinglab.analysis._analysis import (
+    PLAN_RANGE,
     Backtest,
     CurvesLike,
     JointAnalysis,
+    JointBacktest,
     LearningCurveAnalysis,
     ModelSizeAnalysis,
+    NotEstimableError,
     Plan,
     StudyAnalysis,
     analyze,
     backtest_curve,
     compare_exponents,
+    joint_backtest,
 )
+from scalinglab.analysis._checks import Check, budget_limited
 from scalinglab.analysis._regions import Regions, regions_from_envelope
+from scalinglab.analysis._runboot import RunBootstrap, bootstrap_runs
 
 __all__ = [
+    "PLAN_RANGE",
     "Backtest",
+    "Check",
     "CurvesLike",
     "JointAnalysis",
+    "JointBacktest",
     "LearningCurveAnalysis",
     "ModelSizeAnalysis",
+    "NotEstimableError",
     "Plan",
     "Regions",
+    "RunBootstrap",
     "StudyAnalysis",
     "analyze",
     "backtest_curve",
+    "bootstrap_runs",
+    "budget_limited",
     "compare_exponents",
+    "joint_backtest",
     "regions_from_envelope",
 ]

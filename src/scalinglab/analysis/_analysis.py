@@ -12,18 +12,40 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
 from scalinglab._errors import InputError
+from scalinglab.analysis._checks import (
+    Check,
+    check_beta_p_identifiable,
+    check_converged,
+    check_fits_identified,
+    check_model_interior,
+    check_power_law_window,
+    interior_mask,
+)
 from scalinglab.analysis._regions import Regions, regions_from_envelope
-from scalinglab.fitting import ComputeOptimal, FitResult, Inversion, Prediction, compute_optimal, fit_law
-from scalinglab.fitting._result import _jsonable
+from scalinglab.analysis._runboot import RunBootstrap, bootstrap_runs
+from scalinglab.fitting import (
+    ComputeOptimal,
+    FitResult,
+    Inversion,
+    Prediction,
+    compute_optimal,
+    fit_law,
+    resolve_eps0,
+)
+from scalinglab.fitting._result import _first_crossing, _jsonable
 
 __all__ = [
+    "PLAN_RANGE",
     "Backtest",
     "CurvesLike",
     "JointAnalysis",
+    "JointBacktest",
     "LearningCurveAnalysis",
     "ModelSizeAnalysis",
+    "NotEstimableError",
     "Plan",
     "StudyAnalysis",
     "analyze",
@@ -33,6 +55,18 @@ __all__ = [
 
 #: Laws fitted to every learning curve, beside the default ``auto``.
 ALTERNATIVES: tuple[str, ...] = ("power", "power_floor", "envelope", "m4")
+
+#: Plans are searched from the smallest shard / 10 to 1000 x the largest: outside that the
+#: data say nothing, and a band edge that would fall there is printed as open.
+PLAN_RANGE: tuple[float, float] = (0.1, 1000.0)
+
+
+class NotEstimableError(Exception):
+    """A number the study's data cannot support (a failed check); the message says why.
+
+    The command line prints it and exits with status 1 (the input was fine; the answer
+    does not exist).
+    """
 
 
 class CurvesLike(Protocol):
@@ -82,9 +116,11 @@ def _interval(fit: FitResult, name: str, level: float, sign: float = 1.0) -> tup
 class LearningCurveAnalysis:
     """The learning curve eps(m) and its fits.
 
-    ``beta_g`` is Hestness's exponent (negative), from ``power_floor``
-    (eps = alpha m^beta_g + gamma) when the curve has 4 or more shards, else from ``power``.
-    ``fit`` is the default (``auto``) fit used for predictions and plans.
+    ``beta_g`` is Hestness's exponent (negative): the slope of a power law fitted on the
+    shards inside the power-law region (``window``, from the envelope's regions) only.
+    ``beta_g_interval`` is from the bootstrap over runs when the study has seeds to
+    resample (``beta_g_method``), else from the delta method. ``fit`` is the default
+    (``auto``) fit used for predictions and plans.
     """
 
     shard_size: np.ndarray
@@ -96,6 +132,17 @@ class LearningCurveAnalysis:
     beta_g_law: str
     regions: Regions | None
     notes: tuple[str, ...]
+    window: tuple[float, float] | None = None
+    window_fit: FitResult | None = None
+    beta_g_method: str = "delta"
+
+    @property
+    def window_shards(self) -> np.ndarray:
+        """The shards beta_g is fitted on."""
+        if self.window is None:
+            return np.asarray(self.shard_size)
+        x = np.asarray(self.shard_size, dtype=float)
+        return x[(x > self.window[0]) & (x < self.window[1])]
 
     def to_dict(self, level: float) -> dict[str, Any]:
         return _jsonable(
@@ -104,7 +151,11 @@ class LearningCurveAnalysis:
                 "error": self.error,
                 "beta_g": self.beta_g,
                 "beta_g_interval": list(self.beta_g_interval),
+                "beta_g_method": self.beta_g_method,
                 "beta_g_law": self.beta_g_law,
+                "power_law_window": None if self.window is None else list(self.window),
+                "window_shards": self.window_shards,
+                "window_fit": None if self.window_fit is None else self.window_fit.to_dict(level),
                 "default_fit": self.fit.to_dict(level),
                 "fits": {k: v.to_dict(level) for k, v in self.fits.items()},
                 "regions": None if self.regions is None else self.regions.to_dict(),
@@ -115,7 +166,11 @@ class LearningCurveAnalysis:
 
 @dataclass(frozen=True)
 class ModelSizeAnalysis:
-    """The model-size law s(m) = sigma m^beta_p of the best-fit models."""
+    """The model-size law s(m) = sigma m^beta_p of the best-fit models.
+
+    Fitted on the shards whose best-fit model is strictly inside the size grid
+    (``interior``): at an edge the best size is censored.
+    """
 
     shard_size: np.ndarray
     n_params: np.ndarray
@@ -123,18 +178,43 @@ class ModelSizeAnalysis:
     beta_p: float
     beta_p_interval: tuple[float, float]
     notes: tuple[str, ...]
+    interior: np.ndarray | None = None
+    beta_p_method: str = "delta"
 
     def to_dict(self, level: float) -> dict[str, Any]:
         return _jsonable(
             {
                 "shard_size": self.shard_size,
                 "n_params": self.n_params,
+                "interior": None if self.interior is None else [bool(v) for v in self.interior],
                 "beta_p": self.beta_p,
                 "beta_p_interval": list(self.beta_p_interval),
+                "beta_p_method": self.beta_p_method,
                 "fit": None if self.fit is None else self.fit.to_dict(level),
                 "notes": list(self.notes),
             }
         )
+
+
+@dataclass(frozen=True)
+class JointBacktest:
+    """Rosenfeld's extrapolation test: the joint law fitted on the small cells, scored on the rest.
+
+    Fitted on the cells with ``n <= max n * n_fraction`` and ``m <= max m * m_fraction``
+    (Rosenfeld et al. 2020 fit on small data and small models and score the large ones);
+    every other cell is scored by its relative error ``(predicted - observed) / observed``.
+    """
+
+    n_fraction: float
+    m_fraction: float
+    n_train: int
+    n_cells: int
+    mean_relative_error: float | None
+    std_relative_error: float | None
+    reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(dict(self.__dict__))
 
 
 @dataclass(frozen=True)
@@ -146,6 +226,7 @@ class JointAnalysis:
     cv_divergence_mean: float
     cv_divergence_std: float
     cv_folds: int
+    backtest: JointBacktest | None = None
 
     def to_dict(self, level: float) -> dict[str, Any]:
         return _jsonable(
@@ -157,6 +238,7 @@ class JointAnalysis:
                 "cv_divergence_mean": self.cv_divergence_mean,
                 "cv_divergence_std": self.cv_divergence_std,
                 "cv_folds": self.cv_folds,
+                "cv_kind": "random K-fold (interpolation)",
             }
         )
 
@@ -206,6 +288,7 @@ class Backtest:
                 "relative_error": self.relative_error,
                 "mean_abs_relative_error": self.mean_abs_relative_error,
                 "coverage": self.coverage,
+                "coverage_points": len(self.observed),
                 "level": self.level,
             }
         )
@@ -213,33 +296,77 @@ class Backtest:
 
 @dataclass(frozen=True)
 class Plan:
-    """Data (and model size) needed for a target error, with bands, or why not."""
+    """Data (and model size) needed for a target error, with a bounded band, or why not.
+
+    The band is searched in ``search_range`` (:data:`PLAN_RANGE` times the smallest and
+    largest shard). A side the data do not bound is open: ``lower_open`` means the band
+    reaches below the range's start, ``upper_open`` above its end; the value is then the
+    range's edge and :meth:`describe` says "< X" or "> X (the data do not bound it)".
+    ``reason`` says why there is no number at all.
+    """
 
     target_error: float
     data_size: Inversion
     n_params: Prediction | None
     reason: str | None
+    value: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    lower_open: bool = False
+    upper_open: bool = False
+    search_range: tuple[float, float] = (math.nan, math.nan)
+    method: str = "auto"
+    n_params_reason: str | None = None
+
+    @property
+    def level(self) -> float:
+        return self.data_size.level
+
+    def describe(self, digits: int = 4) -> str:
+        """The band in words: ``[a, b]``, ``[a, > b (the data do not bound it)]``, ..."""
+        lo = f"< {self.search_range[0]:.{digits}g}" if self.lower_open else _num(self.lower, digits)
+        hi = (f"> {self.search_range[1]:.{digits}g} (the data do not bound it)"
+              if self.upper_open else _num(self.upper, digits))
+        if self.lower_open and not self.upper_open:
+            lo += " (the data do not bound it)"
+        return f"[{lo}, {hi}]"
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(
             {
                 "target_error": self.target_error,
-                "data_size": float(self.data_size.value[0]),
-                "data_size_interval": [float(self.data_size.lower[0]), float(self.data_size.upper[0])],
+                "data_size": self.value,
+                "data_size_interval": [self.lower, self.upper],
+                "lower_open": self.lower_open,
+                "upper_open": self.upper_open,
+                "band": None if self.value is None else self.describe(),
+                "search_range": list(self.search_range),
+                "method": self.method,
                 "n_params": None if self.n_params is None else float(self.n_params.value[0]),
                 "n_params_interval": None
                 if self.n_params is None
                 else [float(self.n_params.lower[0]), float(self.n_params.upper[0])],
+                "n_params_reason": self.n_params_reason,
                 "level": self.data_size.level,
-                "feasible": bool(self.data_size.feasible[0]),
+                "feasible": self.value is not None,
                 "reason": self.reason,
             }
         )
 
 
+def _num(value: float | None, digits: int = 4) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}g}"
+
+
 @dataclass(frozen=True)
 class StudyAnalysis:
-    """Everything :func:`analyze` finds in a study."""
+    """Everything :func:`analyze` finds in a study.
+
+    ``checks`` come first: a number whose check failed is in ``not_estimable`` (name ->
+    reason) and is reported as not estimable instead of with an interval.
+    """
 
     study: str
     metric: str
@@ -252,17 +379,35 @@ class StudyAnalysis:
     notes: tuple[str, ...] = field(default_factory=tuple)
     #: Every (shard, model) cell: shard_size, n_params, score, seed_scores (for plots).
     cells: dict[str, np.ndarray] = field(default_factory=dict)
+    checks: tuple[Check, ...] = field(default_factory=tuple)
+    not_estimable: dict[str, str] = field(default_factory=dict)
+    bootstrap: RunBootstrap | None = None
+    eps0_assumed: bool = False
 
     # -- prediction and planning -------------------------------------------------------
-    def predict(self, data_size: float, n_params: float | None = None, level: float | None = None) -> Prediction:
+    def predict(self, data_size: float, n_params: float | None = None, level: float | None = None,
+                method: str = "auto") -> Prediction:
         """Predicted error at a data size, with a band.
 
         Without ``n_params`` the learning curve of best-fit models is used (the error
-        when the model is sized for the data); with it, the joint law (Rosenfeld 2020).
+        when the model is sized for the data): ``method="auto"`` gives the default fit and
+        its calibrated band (seed noise, members' disagreement and extrapolation error),
+        ``"bootstrap"`` the power law of the window with its bootstrap-over-runs band (seed
+        noise and best-fit selection only; it assumes the power law goes on). With
+        ``n_params``, the joint law (Rosenfeld 2020).
+
+        Raises
+        ------
+        NotEstimableError
+            When the number's check failed (a degenerate joint law, beta_g not estimable).
         """
         level = self.level if level is None else level
         _check_positive(data_size, "data-size")
         if n_params is None:
+            if method == "bootstrap":
+                return self._bootstrap_prediction(data_size, level)
+            if method != "auto":
+                raise InputError(f"The '--method' option must be 'auto' or 'bootstrap'. Got {method!r} instead.")
             return self.learning_curve.fit.predict([data_size], level=level)
         _check_positive(n_params, "model-size")
         if self.joint is None:
@@ -271,38 +416,148 @@ class StudyAnalysis:
                 "could not fit (it needs runs at 2 or more model sizes on 3 or more shards); "
                 "leave out --model-size to use the learning curve of best-fit models."
             )
+        if "joint" in self.not_estimable:
+            raise NotEstimableError(f"the joint law is not estimable: {self.not_estimable['joint']}")
         return self.joint.fit.predict(np.array([[data_size, n_params]]), level=level)
 
-    def plan(self, target_error: float, level: float | None = None) -> Plan:
-        """Data needed for ``target_error`` and the model size that goes with it."""
+    def _bootstrap_prediction(self, data_size: float, level: float) -> Prediction:
+        if "beta_g" in self.not_estimable:
+            raise NotEstimableError(f"beta_g is not estimable: {self.not_estimable['beta_g']}")
+        boot, wfit = self.bootstrap, self.learning_curve.window_fit
+        if boot is None or wfit is None:
+            raise NotEstimableError("a bootstrap band needs cells with 2 or more seeds")
+        lo, hi = boot.predict([data_size], level)
+        value = wfit.law.predict(np.array([data_size], dtype=float), wfit.values)
+        return Prediction(x=np.array([data_size], dtype=float), value=np.asarray(value, dtype=float),
+                          lower=np.asarray(lo), upper=np.asarray(hi), level=level,
+                          method="bootstrap", interval="confidence")
+
+    def plan_range(self) -> tuple[float, float]:
+        """The data sizes a plan is searched in (:data:`PLAN_RANGE`)."""
+        x = np.asarray(self.learning_curve.shard_size, dtype=float)
+        return float(np.min(x)) * PLAN_RANGE[0], float(np.max(x)) * PLAN_RANGE[1]
+
+    def plan(self, target_error: float, level: float | None = None, method: str = "auto") -> Plan:
+        """Data needed for ``target_error`` and the model size that goes with it.
+
+        A target at or above ``eps0`` needs no data; one at or below the fitted floor is
+        not reachable; otherwise the data size and its band, searched in
+        :meth:`plan_range`, with open sides where the data do not bound it.
+        """
         level = self.level if level is None else level
         _check_positive(target_error, "target-error")
-        inv = self.learning_curve.fit.inverse([target_error], level=level)
+        if method not in ("auto", "bootstrap"):
+            raise InputError(f"The '--method' option must be 'auto' or 'bootstrap'. Got {method!r} instead.")
+        fit = self.learning_curve.fit
+        span = self.plan_range()
+        if method == "bootstrap":
+            return self._bootstrap_plan(target_error, level, span)
+        inv = fit.inverse([target_error], level=level)
+        if self.eps0 is not None and target_error >= self.eps0:
+            return Plan(target_error, inv, None,
+                        f"the target {target_error:.4g} is at or above eps0 = {self.eps0:.4g}, the "
+                        "error of a random guess: no data are needed", search_range=span, method=method)
         if not inv.feasible[0]:
-            return Plan(target_error, inv, None, inv.reason)
-        size = None
-        if self.model_size.fit is not None:
-            size = self.model_size.fit.predict([float(inv.value[0])], level=level)
-        return Plan(target_error, inv, size, None)
+            return Plan(target_error, inv, None, inv.reason, search_range=span, method=method)
+        value = float(inv.value[0])
+        log_span = (math.log(span[0]), math.log(span[1]))
+        ends = []
+        for edge in ("lower", "upper"):
+            def band_edge(x: np.ndarray, edge: str = edge) -> np.ndarray:
+                return np.asarray(getattr(fit.predict(x, level=level, interval="confidence"), edge), dtype=float)
+
+            ends.append(float(_first_crossing(band_edge, np.array([target_error]), log_span)[0]))
+        lower, upper = min(ends), max(ends)
+        return self._bounded_plan(target_error, inv, value, lower, upper, span, level, method)
+
+    def _bounded_plan(self, target: float, inv: Inversion, value: float, lower: float, upper: float,
+                      span: tuple[float, float], level: float, method: str) -> Plan:
+        lower_open = not lower > span[0] * (1 + 1e-9)
+        upper_open = not (math.isfinite(upper) and upper < span[1] * (1 - 1e-9))
+        reason = None
+        if value > span[1]:
+            reason = (f"the target {target:.4g} needs more than {span[1]:.4g} examples "
+                      f"({PLAN_RANGE[1]:g} x the largest shard): beyond what the data can say")
+        elif value < span[0]:
+            reason = (f"the target {target:.4g} is reached below {span[0]:.4g} examples "
+                      f"(the smallest shard / {1 / PLAN_RANGE[0]:g}): below what the data can say")
+        if reason is not None:
+            return Plan(target, inv, None, reason, search_range=span, method=method)
+        size, size_reason = None, None
+        if "beta_p" in self.not_estimable:
+            size_reason = f"beta_p is not estimable: {self.not_estimable['beta_p']}"
+        elif self.model_size.fit is not None:
+            size = self.model_size.fit.predict([value], level=level)
+        return Plan(target, inv, size, None, value=value,
+                    lower=None if lower_open else lower, upper=None if upper_open else upper,
+                    lower_open=lower_open, upper_open=upper_open, search_range=span, method=method,
+                    n_params_reason=size_reason)
+
+    def _bootstrap_plan(self, target: float, level: float, span: tuple[float, float]) -> Plan:
+        boot, wfit = self.bootstrap, self.learning_curve.window_fit
+        if "beta_g" in self.not_estimable:
+            raise NotEstimableError(f"beta_g is not estimable: {self.not_estimable['beta_g']}")
+        if boot is None or wfit is None:
+            raise NotEstimableError("a bootstrap band needs cells with 2 or more seeds")
+        inv = wfit.inverse([target], level=level)
+        if not inv.feasible[0]:
+            return Plan(target, inv, None, inv.reason, search_range=span, method="bootstrap")
+        lo, hi = boot.inverse([target], level)
+        return self._bounded_plan(target, inv, float(inv.value[0]), float(lo[0]), float(hi[0]), span,
+                                  level, "bootstrap")
 
     def compute_optimal(self, compute: float, level: float | None = None) -> ComputeOptimal:
-        """Compute-optimal split of a budget (model parameters x data size) from the joint law."""
+        """Compute-optimal split of a budget (model parameters x data size) from the joint law.
+
+        Raises
+        ------
+        NotEstimableError
+            When the joint law is degenerate (at a bound or singular).
+        """
         if self.joint is None:
             raise InputError(
                 "--compute needs the joint law, which this study could not fit (it needs "
                 "runs at 2 or more model sizes on 3 or more shards)."
             )
         _check_positive(compute, "compute")
-        return compute_optimal(self.joint.fit, [compute], level=self.level if level is None else level)
+        if "joint" in self.not_estimable:
+            raise NotEstimableError(f"the joint law is not estimable: {self.not_estimable['joint']}")
+        plan = compute_optimal(self.joint.fit, [compute], level=self.level if level is None else level)
+        values = (plan.model_size[0], plan.data_size[0], plan.predicted_error[0])
+        if not all(math.isfinite(float(v)) and float(v) > 0 for v in values):
+            raise NotEstimableError(
+                "the joint law gives no finite optimum for this budget (its exponents do not "
+                "trade model size against data); the compute split is not estimable")
+        return plan
+
+    # -- output ------------------------------------------------------------------------
+    def number(self, name: str) -> dict[str, Any]:
+        """One headline number: value, interval, method, or ``None`` and the reason."""
+        lc, ms = self.learning_curve, self.model_size
+        value, interval, method = {
+            "beta_g": (lc.beta_g, lc.beta_g_interval, lc.beta_g_method),
+            "beta_p": (ms.beta_p, ms.beta_p_interval, ms.beta_p_method),
+        }[name]
+        reason = self.not_estimable.get(name)
+        if reason is None and not math.isfinite(value):
+            reason = "not fitted"
+        if reason is not None:
+            return {"value": None, "interval": None, "method": None, "estimable": False, "reason": reason}
+        return _jsonable({"value": value, "interval": list(interval), "method": method,
+                          "estimable": True, "reason": None})
 
     def headline(self) -> dict[str, Any]:
-        """The few numbers a person wants first."""
-        lc, ms = self.learning_curve, self.model_size
+        """The few numbers a person wants first, each with its check's verdict."""
+        g, p = self.number("beta_g"), self.number("beta_p")
         out: dict[str, Any] = {
-            "beta_g": lc.beta_g,
-            "beta_g_interval": list(lc.beta_g_interval),
-            "beta_p": ms.beta_p,
-            "beta_p_interval": list(ms.beta_p_interval),
+            "beta_g": g["value"],
+            "beta_g_interval": g["interval"],
+            "beta_g_method": g["method"],
+            "beta_g_reason": g["reason"],
+            "beta_p": p["value"],
+            "beta_p_interval": p["interval"],
+            "beta_p_method": p["method"],
+            "beta_p_reason": p["reason"],
             "level": self.level,
         }
         if self.backtest is not None:
@@ -315,17 +570,27 @@ class StudyAnalysis:
                 "observed": float(bt.observed[-1]),
                 "mean_abs_relative_error": bt.mean_abs_relative_error,
                 "coverage": bt.coverage,
+                "coverage_points": len(bt.observed),
             }
+        if self.joint is not None and self.joint.backtest is not None:
+            out["joint_backtest"] = self.joint.backtest.to_dict()
         return _jsonable(out)
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(
             {
+                "checks": [c.to_dict() for c in self.checks],
                 "study": self.study,
                 "metric": self.metric,
                 "eps0": self.eps0,
+                "eps0_assumed": self.eps0_assumed,
                 "level": self.level,
                 "headline": self.headline(),
+                "not_estimable": dict(self.not_estimable),
+                "joint_backtest": None if self.joint is None or self.joint.backtest is None
+                else self.joint.backtest.to_dict(),
+                "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(self.level),
+                "plan_range": list(self.plan_range()),
                 "learning_curve": self.learning_curve.to_dict(self.level),
                 "model_size": self.model_size.to_dict(self.level),
                 "joint": None if self.joint is None else self.joint.to_dict(self.level),
@@ -340,17 +605,23 @@ def _check_positive(value: float, name: str) -> None:
         raise InputError(f"The '--{name}' option must be a number > 0. Got {value!r} instead.")
 
 
-def _default_eps0(error: np.ndarray, eps0: float | None) -> float | None:
-    if eps0 is not None:
-        return float(eps0)
-    # Error rates are bounded by 1: the one bound that holds without knowing the task.
-    return 1.0 if float(np.max(error)) < 1.0 else None
+def _window(regions: Regions | None) -> tuple[float, float] | None:
+    if regions is None:
+        return None
+    lo = regions.small_data_end if math.isfinite(regions.small_data_end) else 0.0
+    hi = regions.irreducible_start if not math.isnan(regions.irreducible_start) else math.inf
+    return (float(lo), float(hi))
 
 
 def analyze_learning_curve(
-    shard_size: np.ndarray, error: np.ndarray, eps0: float | None, level: float
+    shard_size: np.ndarray, error: np.ndarray, eps0: float | None, level: float,
+    eps0_given: bool = True,
 ) -> LearningCurveAnalysis:
-    """Fit the learning curve with ``auto`` and the alternatives; exponent and regions."""
+    """Fit the learning curve with ``auto`` and the alternatives; window, exponent and regions.
+
+    ``eps0`` is the resolved random-guess error (:func:`scalinglab.fitting.resolve_eps0`);
+    ``eps0_given=False`` lets ``auto`` state its own assumption (the same rule).
+    """
     x = np.asarray(shard_size, dtype=float)
     y = np.asarray(error, dtype=float)
     if len(x) < 3:
@@ -361,51 +632,51 @@ def analyze_learning_curve(
     notes: list[str] = []
     fits: dict[str, FitResult] = {}
     for name in ALTERNATIVES:
-        if name in ("envelope", "m4") and eps0 is None:
-            continue
         try:
             fits[name] = fit_law(name, x, y, eps0=eps0)
         except InputError as exc:
             notes.append(f"{name} not fitted: {exc}")
-    default = fit_law("auto", x, y, eps0=eps0)
-    # Hestness's eps = alpha m^beta_g + gamma when the curve shows a floor; when the fitted
-    # floor sits at zero the curve shows none, and the pure power law is the honest model.
-    floor_fit = fits.get("power_floor")
-    has_floor = floor_fit is not None and floor_fit.converged and floor_fit.params["c"] > 1e-9
-    beta_law = "power_floor" if len(x) >= 4 and has_floor else "power"
-    if beta_law == "power_floor":
-        beta = -fits["power_floor"].params["b"]
-        beta_interval = _interval(fits["power_floor"], "b", level, sign=-1.0)
-    else:
-        beta = fits["power"].params["b"]
-        beta_interval = _interval(fits["power"], "b", level)
+    default = fit_law("auto", x, y, eps0=eps0 if eps0_given else None)
     regions = None
     if "envelope" in fits:
         regions = regions_from_envelope(fits["envelope"], level)
-    else:
-        notes.append("regions need eps0 (the random-guess error): give --eps0 to see them")
+    window = _window(regions)
+    inside = x > -1 if window is None else (x > window[0]) & (x < window[1])
+    # beta_g: a power law on the power-law window only (Hestness et al.'s exponent is the
+    # slope there); with fewer than 3 shards inside, on every shard (not estimable then).
+    on = inside if inside.sum() >= 3 else np.ones(len(x), dtype=bool)
+    window_fit = fit_law("power", x[on], y[on])
+    beta = float(window_fit.params["b"])
     return LearningCurveAnalysis(
         shard_size=x,
         error=y,
         fit=default,
         fits=fits,
-        beta_g=float(beta),
-        beta_g_interval=beta_interval,
-        beta_g_law=beta_law,
+        beta_g=beta,
+        beta_g_interval=_interval(window_fit, "b", level),
+        beta_g_law="power on the power-law window" if inside.sum() >= 3 else "power on every shard",
         regions=regions,
         notes=tuple(notes),
+        window=window,
+        window_fit=window_fit,
+        beta_g_method="delta",
     )
 
 
-def analyze_model_size(shard_size: np.ndarray, n_params: np.ndarray, level: float) -> ModelSizeAnalysis:
-    """Fit s(m) = sigma m^beta_p to the parameter counts of the best-fit models."""
+def analyze_model_size(shard_size: np.ndarray, n_params: np.ndarray, level: float,
+                       interior: np.ndarray | None = None) -> ModelSizeAnalysis:
+    """Fit s(m) = sigma m^beta_p to the parameter counts of the best-fit models.
+
+    With ``interior`` (a mask of shards whose best-fit size is inside the grid), only
+    those shards are used: at the grid's edge the best size is censored.
+    """
     x = np.asarray(shard_size, dtype=float)
     s = np.asarray(n_params, dtype=float)
     ok = np.isfinite(s) & (s > 0)
     notes = []
     if ok.sum() < 3:
         notes.append("fewer than 3 shards report a parameter count (n_params): no model-size law")
-        return ModelSizeAnalysis(x, s, None, math.nan, (math.nan, math.nan), tuple(notes))
+        return ModelSizeAnalysis(x, s, None, math.nan, (math.nan, math.nan), tuple(notes), interior)
     if len(np.unique(s[ok])) == 1:
         notes.append(
             "every shard's best-fit model has the same size: the model axis does not reach "
@@ -417,13 +688,65 @@ def analyze_model_size(shard_size: np.ndarray, n_params: np.ndarray, level: floa
             "shards: the model axis may stop short of the sizes the larger shards need, which "
             "flattens s(m); extend [model] sizes"
         )
-    fit = fit_law("power", x[ok], s[ok])
+    use = ok if interior is None else ok & np.asarray(interior, dtype=bool)
+    if use.sum() < 3 or len(np.unique(s[use])) < 2:
+        notes.append("fewer than 3 shards (or 2 sizes) with an interior best-fit model: no model-size law")
+        return ModelSizeAnalysis(x, s, None, math.nan, (math.nan, math.nan), tuple(notes), interior)
+    fit = fit_law("power", x[use], s[use])
     lo, hi = _interval(fit, "b", level)
-    return ModelSizeAnalysis(x, s, fit, float(fit.params["b"]), (lo, hi), tuple(notes))
+    return ModelSizeAnalysis(x, s, fit, float(fit.params["b"]), (lo, hi), tuple(notes), interior)
 
 
-def analyze_joint(curves: CurvesLike, eps0: float | None, level: float, folds: int = 10) -> JointAnalysis | None:
-    """Rosenfeld's joint law on every (data, model) cell, with K-fold cross-validation."""
+def joint_backtest(
+    n: np.ndarray, m: np.ndarray, y: np.ndarray, eps0: float,
+    n_fraction: float = 1 / 8, m_fraction: float = 1 / 16,
+) -> JointBacktest:
+    """Fit the joint law on the cells with small data and small models, score the others.
+
+    Parameters
+    ----------
+    n, m, y : arrays
+        Data size, parameter count and score of every cell.
+    eps0 : float
+        The random-guess error.
+    n_fraction, m_fraction : float
+        The training cells have ``n <= n_fraction * max(n)`` and ``m <= m_fraction * max(m)``
+        (Rosenfeld et al. 2020: 1/8 of the data and 1/16 of the model, section 7).
+    """
+    for name, value in (("n_fraction", n_fraction), ("m_fraction", m_fraction)):
+        if not 0 < value < 1:
+            raise InputError(f"The '{name}' parameter of joint_backtest must be in (0, 1). Got {value!r} instead.")
+    train = (n <= n_fraction * np.max(n) * (1 + 1e-9)) & (m <= m_fraction * np.max(m) * (1 + 1e-9))
+    test = ~train
+
+    def nothing(reason: str) -> JointBacktest:
+        return JointBacktest(n_fraction, m_fraction, int(train.sum()), int(test.sum()), None, None, reason)
+
+    if train.sum() < 8 or len(np.unique(n[train])) < 3 or len(np.unique(m[train])) < 2:
+        return nothing(
+            f"{int(train.sum())} cells have n <= {n_fraction:g} N and m <= {m_fraction:g} M "
+            f"({len(np.unique(n[train]))} shards, {len(np.unique(m[train]))} model sizes); the joint "
+            "law needs 8 cells on 3 shards and 2 model sizes: run small models on the small shards "
+            "(a grid search), or raise the fractions"
+        )
+    if test.sum() == 0:
+        return nothing("no cell lies beyond the training cells")
+    x = np.column_stack([n, m])
+    try:
+        fit = fit_law("joint", x[train], y[train], eps0=eps0, loss="relative")
+    except InputError as exc:
+        return nothing(f"the joint law could not be fitted on the small cells: {exc}")
+    rel = (fit.law.predict(x[test], fit.values) - y[test]) / y[test]
+    rel = rel[np.isfinite(rel)]
+    if len(rel) == 0:
+        return nothing("the joint law fitted on the small cells predicts no finite error beyond them")
+    return JointBacktest(n_fraction, m_fraction, int(train.sum()), len(rel),
+                         float(np.mean(rel)), float(np.std(rel)), None)
+
+
+def analyze_joint(curves: CurvesLike, eps0: float | None, level: float, folds: int = 10,
+                  fractions: tuple[float, float] = (1 / 8, 1 / 16)) -> JointAnalysis | None:
+    """Rosenfeld's joint law on every (data, model) cell, with K-fold CV and the extrapolation backtest."""
     n = np.asarray(curves.cell_shard_size, dtype=float)
     m = np.asarray(curves.cell_n_params, dtype=float)
     y = np.asarray(curves.cell_median_min_val_error, dtype=float)
@@ -454,6 +777,7 @@ def analyze_joint(curves: CurvesLike, eps0: float | None, level: float, folds: i
         cv_divergence_mean=float(np.mean(finite)) if len(finite) else math.nan,
         cv_divergence_std=float(np.std(finite)) if len(finite) else math.nan,
         cv_folds=k,
+        backtest=joint_backtest(n, m, y, eps0, *fractions),
     )
 
 
@@ -500,8 +824,16 @@ def analyze(
     eps0: float | None = None,
     level: float = 0.9,
     train_fraction: float = 1 / 8,
+    runs: pd.DataFrame | None = None,
+    size_tolerance: float = 0.0,
+    n_boot: int = 1000,
+    resample: str = "pooled",
+    vary_window: bool = True,
+    joint_fractions: tuple[float, float] = (1 / 8, 1 / 16),
+    seed: int = 0,
 ) -> StudyAnalysis:
-    """Analyse a study's curves: learning curve, regions, model-size law, joint law, backtest.
+    """Analyse a study's curves: checks first, then learning curve, regions, model-size
+    law, joint law and backtests.
 
     Parameters
     ----------
@@ -509,27 +841,93 @@ def analyze(
         From :func:`scalinglab.study.study_curves`.
     eps0 : float, optional
         Random-guess error of the metric (1 - 1/K for top-1 error with K classes, ln K for
-        cross-entropy). Without it, 1.0 is used when every error is below 1; otherwise the
-        laws that need it (envelope, m4, joint) and the regions are skipped.
+        cross-entropy; built-in tasks state theirs). Without it the one eps0 rule of
+        :func:`scalinglab.fitting.resolve_eps0` applies (2 x the largest error), and the
+        analysis says so.
     level : float
         Level of every interval and band.
     train_fraction : float
-        The backtest fits shards up to this fraction of the largest (default 1/8).
+        The learning-curve backtest fits shards up to this fraction of the largest.
+    runs : pandas.DataFrame, optional
+        Per run: ``shard_size``, ``model_size``, ``seed``, ``budget_limited`` (1, 0 or NaN),
+        for the ``converged`` check (the command line builds it from the storage).
+    size_tolerance : float
+        The best-fit rule's tolerance used to aggregate ``curves``; the bootstrap redoes
+        the selection with it.
+    n_boot, resample, vary_window, seed :
+        The bootstrap over runs (:func:`scalinglab.analysis.bootstrap_runs`).
+    joint_fractions : (float, float)
+        The joint backtest fits cells with ``n <= N * n_fraction`` and ``m <= M * m_fraction``.
     """
     error = np.asarray(curves.median_min_val_error, dtype=float)
-    eps0_used = _default_eps0(error, eps0)
-    lc = analyze_learning_curve(curves.shard_size, error, eps0_used, level)
-    ms = analyze_model_size(curves.shard_size, curves.best_n_params, level)
-    joint = analyze_joint(curves, eps0_used, level)
-    notes = []
+    # The one eps0 rule, applied to the data each law is fitted to: the learning curve for
+    # its laws, every cell for the joint law (small models on small shards err more).
+    bound = resolve_eps0(eps0, error)
+    cell_bound = resolve_eps0(eps0, np.asarray(curves.cell_median_min_val_error, dtype=float))
+    eps0_used = bound.value
+    notes = [] if bound.note is None else [bound.note]
+    lc = analyze_learning_curve(curves.shard_size, error, eps0_used, level, eps0_given=not bound.assumed)
+    grid = np.asarray(curves.cell_model_size, dtype=float)
+    best_size = np.asarray(curves.best_model_size, dtype=float)
+    interior = interior_mask(best_size, grid)
+    ms = analyze_model_size(curves.shard_size, curves.best_n_params, level, interior)
+    joint = analyze_joint(curves, cell_bound.value, level, fractions=joint_fractions)
+    if cell_bound.assumed and joint is not None:
+        notes.append(f"the joint law assumes eps0 = {cell_bound.value:.4g} (2 x the largest cell error)")
     if joint is None:
         notes.append(
-            "joint law not fitted: it needs eps0 and runs at 2 or more model sizes on 3 or "
-            "more shards (a grid search gives it)"
+            "joint law not fitted: it needs runs at 2 or more model sizes on 3 or more shards "
+            "and 8 cells (a grid search gives it)"
         )
     backtest = backtest_curve(curves.shard_size, error, eps0_used, level, train_fraction)
     if backtest is None:
         notes.append("backtest skipped: it needs at least 6 shards")
+
+    # -- bootstrap over runs ----------------------------------------------------------
+    boot = None
+    try:
+        boot = bootstrap_runs(
+            curves.cell_shard_size, curves.cell_model_size, curves.cell_n_params,
+            curves.cell_seed_scores, lc.window if len(lc.window_shards) >= 3 else None,
+            size_tolerance=size_tolerance, n_boot=n_boot, seed=seed, resample=resample,
+            vary_window=vary_window,
+        )
+    except InputError as exc:
+        notes.append(f"intervals from the delta method: {exc}")
+    if boot is not None:
+        g = boot.interval("beta_g", level)
+        if g is not None:
+            lc = _replace(lc, beta_g_interval=g, beta_g_method="bootstrap over runs")
+        p = boot.interval("beta_p", level)
+        if p is not None and ms.fit is not None:
+            ms = _replace(ms, beta_p_interval=p, beta_p_method="bootstrap over runs")
+
+    # -- checks -------------------------------------------------------------------------
+    x = np.asarray(curves.shard_size, dtype=float)
+    best_cells = pd.DataFrame({"shard_size": x, "model_size": best_size})
+    converged = check_converged(best_cells, runs)
+    window_check = check_power_law_window(
+        x, lc.window, None if lc.regions is not None else "; ".join(lc.notes) or "no envelope fit")
+    identifiable = check_beta_p_identifiable(best_size, interior)
+    headline_fits: dict[str, FitResult | None] = {
+        "beta_g": lc.window_fit, "beta_p": ms.fit, "joint": None if joint is None else joint.fit}
+    fits_check, degenerate = check_fits_identified(headline_fits)
+    checks = (
+        converged,
+        check_model_interior(x, best_size, grid),
+        window_check,
+        identifiable,
+        fits_check,
+    )
+    not_estimable: dict[str, str] = {}
+    for name, guards in (("beta_g", (converged, window_check)), ("beta_p", (converged, identifiable))):
+        failed = [c for c in guards if c.status == "fail"]
+        if failed:
+            not_estimable[name] = f"{failed[0].name} failed: {failed[0].reason}"
+    for name, reason in degenerate.items():
+        not_estimable.setdefault(name, f"fits_identified failed: {reason}")
+    if ms.fit is None:
+        not_estimable.setdefault("beta_p", "no model-size law: " + "; ".join(ms.notes))
     return StudyAnalysis(
         study=curves.study,
         metric=curves.metric,
@@ -547,36 +945,92 @@ def analyze(
             "score": np.asarray(curves.cell_median_min_val_error, dtype=float),
             "seed_scores": np.asarray(curves.cell_seed_scores, dtype=float),
         },
+        checks=checks,
+        not_estimable=not_estimable,
+        bootstrap=boot,
+        eps0_assumed=bound.assumed,
     )
 
 
-def compare_exponents(a: StudyAnalysis, b: StudyAnalysis) -> dict[str, Any]:
-    """Do two studies' learning-curve exponents differ beyond their uncertainty?
+def _replace(obj: Any, **changes: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+def compare_exponents(a: StudyAnalysis, b: StudyAnalysis, level: float | None = None) -> dict[str, Any]:
+    """Do two studies differ by a shift of the learning curve, a change of its slope, or both?
 
     Hestness et al. 2017 claim that better models and optimizers shift the learning curve
-    but keep its exponent. The test is a z-score of the difference of the two beta_g
-    estimates with their standard errors combined in quadrature (two-sided, 5%).
+    but keep its exponent. Estimated here, each with a percentile interval from the two
+    studies' bootstraps over runs (independent, so replicate i of one is paired with
+    replicate i of the other): the slope difference ``beta_g(a) - beta_g(b)``, and the
+    shift ``eps_b / eps_a - 1`` of the two window power laws at a reference data size (the
+    geometric middle of the shards both windows cover, else of all their shards). A
+    quantity differs when its interval excludes 0. Without bootstraps (single-seed
+    studies) the slope test falls back to a z-score of the delta-method standard errors.
     """
-    def se(analysis: StudyAnalysis) -> float:
-        lc = analysis.learning_curve
-        fit = lc.fits[lc.beta_g_law]
-        return float(fit.stderr[fit.param_names.index("b")])
+    level = a.level if level is None else level
+    lga, lgb = a.learning_curve, b.learning_curve
+    wa, wb = lga.window_shards, lgb.window_shards
+    lo_ref, hi_ref = max(np.min(wa), np.min(wb)), min(np.max(wa), np.max(wb))
+    if lo_ref > hi_ref:
+        lo_ref = min(np.min(wa), np.min(wb))
+        hi_ref = max(np.max(wa), np.max(wb))
+    m_ref = float(math.sqrt(lo_ref * hi_ref))
+    diff = lga.beta_g - lgb.beta_g
+    fa, fb = lga.window_fit, lgb.window_fit
+    assert fa is not None and fb is not None
+    log_shift = float(np.log(fb.law.predict(np.array([m_ref]), fb.values)[0])
+                      - np.log(fa.law.predict(np.array([m_ref]), fa.values)[0]))
+    blocked = [f"{s.study}: {s.not_estimable['beta_g']}" for s in (a, b) if "beta_g" in s.not_estimable]
+    q = (0.5 - level / 2, 0.5 + level / 2)
+    out: dict[str, Any] = {
+        "studies": [a.study, b.study],
+        "beta_g": [lga.beta_g, lgb.beta_g],
+        "difference": diff,
+        "reference_size": m_ref,
+        "shift": math.expm1(log_shift),
+        "level": level,
+        "not_estimable": blocked or None,
+    }
+    if a.bootstrap is not None and b.bootstrap is not None:
+        k = min(a.bootstrap.n_boot, b.bootstrap.n_boot)
+        ga, gb = a.bootstrap.beta_g[:k], b.bootstrap.beta_g[:k]
+        sa = a.bootstrap.log_a[:k] + ga * math.log(m_ref)
+        sb = b.bootstrap.log_a[:k] + gb * math.log(m_ref)
+        d_slope = (ga - gb)[np.isfinite(ga - gb)]
+        d_shift = (sb - sa)[np.isfinite(sb - sa)]
+        slope_iv = [float(v) for v in np.quantile(d_slope, q)]
+        shift_iv = [float(math.expm1(v)) for v in np.quantile(d_shift, q)]
+        differ = not (slope_iv[0] <= 0 <= slope_iv[1])
+        shifted = not (shift_iv[0] <= 0 <= shift_iv[1])
+        out.update({"method": "bootstrap over runs", "difference_interval": slope_iv,
+                    "shift_interval": shift_iv, "stderr": float(np.std(d_slope, ddof=1)),
+                    "z": None})
+    else:
+        def se(analysis: StudyAnalysis) -> float:
+            fit = analysis.learning_curve.window_fit
+            assert fit is not None
+            return float(fit.stderr[fit.param_names.index("b")])
 
-    diff = a.learning_curve.beta_g - b.learning_curve.beta_g
-    combined = math.hypot(se(a), se(b))
-    z = diff / combined if combined > 0 else math.inf
-    return _jsonable(
-        {
-            "studies": [a.study, b.study],
-            "beta_g": [a.learning_curve.beta_g, b.learning_curve.beta_g],
-            "difference": diff,
-            "stderr": combined,
-            "z": z,
-            "differ": bool(abs(z) > 1.96),
-            "verdict": (
-                "the exponents differ beyond their uncertainty (|z| > 1.96)"
-                if abs(z) > 1.96
-                else "the exponents agree within their uncertainty: the curves differ by a shift, if at all"
-            ),
-        }
-    )
+        combined = math.hypot(se(a), se(b))
+        z = diff / combined if combined > 0 else math.inf
+        differ = bool(abs(z) > 1.96)
+        shifted = False
+        out.update({"method": "delta (single-seed studies: no bootstrap)", "difference_interval": None,
+                    "shift_interval": None, "stderr": combined, "z": z})
+    pct = f"{100 * level:g}%"
+    if blocked:
+        verdict = "not estimable: " + "; ".join(blocked)
+    elif differ:
+        verdict = (f"the slopes differ (the {pct} interval of the difference excludes 0)"
+                   + ("; the curves are also shifted" if shifted else ""))
+    elif shifted:
+        verdict = (f"same slope within the {pct} interval, shifted curve: the studies differ by a "
+                   f"shift of {100 * out['shift']:+.1f}% at {m_ref:.4g} examples (Hestness's claim)")
+    else:
+        verdict = f"neither the slope nor the shift differs beyond the {pct} intervals"
+    out.update({"differ": bool(differ) and not blocked, "shifted": bool(shifted) and not blocked,
+                "verdict": verdict})
+    return _jsonable(out)

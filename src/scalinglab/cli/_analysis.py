@@ -16,12 +16,18 @@ from scalinglab.cli._study import _open, _record, _require_completed, _storage_o
 _LEVEL = click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.9,
                       show_default=True, help="Level of intervals and bands.")
 _EPS0 = click.option("--eps0", type=click.FloatRange(0, min_open=True), default=None,
-                     help="Random-guess error of the metric (1 - 1/K for K classes) [default: 1 if every error < 1].")
+                     help="Random-guess error of the metric (1 - 1/K for K classes) [default: the spec's, else the task's, else 2 x the largest error].")
 
 
 _TOLERANCE = click.option(
     "--size-tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
     help="Best-fit model = smallest whose score is within this relative margin of the lowest.")
+
+
+_METHOD = click.option(
+    "--method", type=click.Choice(["auto", "bootstrap"]), default="auto", show_default=True,
+    help="auto: the default fit and its calibrated band; bootstrap: the power law of the "
+         "power-law window with its bootstrap-over-runs band (seed noise only).")
 
 
 def _analysis_options(func: Any) -> Any:
@@ -31,8 +37,46 @@ def _analysis_options(func: Any) -> Any:
     return func
 
 
+def run_budget_frame(store: Any, study_id: int, curves: Any) -> Any:
+    """Per run of a best-fit cell: shard_size, model_size, seed and budget_limited (1, 0, NaN).
+
+    From each run's own record (``budget_limited``, or ``best_step``/``steps``/``max_steps``
+    in its final metrics), else from its stored training curve (read only for these runs).
+    """
+    import pandas as pd
+
+    from scalinglab.analysis import budget_limited
+    from scalinglab.storage import RunState
+
+    best = {(int(n), float(m)) for n, m in zip(curves.shard_size, curves.best_model_size, strict=True)}
+    rows = []
+    for run in store.get_runs(study_id, [RunState.COMPLETE]):
+        if (int(run.shard_size), float(run.model_size)) not in best:
+            continue
+        flag = budget_limited(run.final_metrics)
+        if flag is None:
+            points = store.get_curve(run.id)
+            flag = budget_limited(None, [p.step for p in points], [p.val_error for p in points])
+        rows.append({"shard_size": int(run.shard_size), "model_size": float(run.model_size),
+                     "seed": int(run.seed), "budget_limited": math.nan if flag is None else float(flag)})
+    return pd.DataFrame(rows, columns=["shard_size", "model_size", "seed", "budget_limited"])
+
+
+def study_eps0(eps0: float | None, spec: dict[str, Any]) -> float | None:
+    """eps0 by precedence: the command line, the spec's ``eps0``, the task's stated one."""
+    from scalinglab.tasks import task_eps0
+
+    if eps0 is not None:
+        return float(eps0)
+    if isinstance(spec.get("eps0"), int | float) and not isinstance(spec.get("eps0"), bool):
+        return float(spec["eps0"])
+    train = spec.get("train") if isinstance(spec.get("train"), dict) else {}
+    return task_eps0(str(spec.get("task", "")), train)
+
+
 def load_analysis(
-    study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float = 0.0
+    study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float = 0.0,
+    joint_fractions: tuple[float, float] = (1 / 8, 1 / 16),
 ) -> tuple[Any, dict[str, Any]]:
     """Aggregate and analyse a stored study; return it with the study's spec."""
     from scalinglab.analysis import analyze
@@ -44,14 +88,16 @@ def load_analysis(
         _require_completed(study, store)
         curves = study_curves(study, store, size_tolerance=size_tolerance)
         spec = dict(record.spec)
+        runs = run_budget_frame(store, record.id, curves)
     finally:
         store.close()
-    if eps0 is None and isinstance(spec.get("eps0"), int | float):
-        eps0 = float(spec["eps0"])
-    return analyze(curves, eps0=eps0, level=level), spec
+    return analyze(curves, eps0=study_eps0(eps0, spec), level=level, runs=runs,
+                   size_tolerance=size_tolerance, joint_fractions=joint_fractions), spec
 
 
 def _interval(pair: Any, digits: int = 4) -> str:
+    if pair is None:
+        return "[n/a]"
     lo, hi = pair
     return f"[{_g(lo, digits)}, {_g(hi, digits)}]"
 
@@ -60,16 +106,30 @@ def _g(value: Any, digits: int = 4) -> str:
     if value is None:
         return "n/a"
     v = float(value)
-    return f"{v:.{digits}g}" if math.isfinite(v) else ("inf" if v > 0 else "n/a")
+    return f"{v:.{digits}g}" if math.isfinite(v) else "n/a"
+
+
+def check_lines(analysis: Any) -> list[str]:
+    """The checks, one line each: status, name, reason."""
+    return [f"{c.status.upper():7s} {c.name}: {c.reason}" for c in analysis.checks]
+
+
+def _number_line(analysis: Any, name: str, what: str) -> str:
+    number = analysis.number(name)
+    pct = int(analysis.level * 100)
+    if not number["estimable"]:
+        return f"{name} = not estimable ({what}): {number['reason']}"
+    return (f"{name} = {_g(number['value'], 3)}  {pct}% interval {_interval(number['interval'], 3)}  "
+            f"({what}; {number['method']})")
 
 
 def headline_lines(analysis: Any) -> list[str]:
-    """The headline in a few lines of text."""
-    lc, ms = analysis.learning_curve, analysis.model_size
-    pct = int(analysis.level * 100)
-    lines = [
-        f"beta_g = {_g(lc.beta_g, 3)}  {pct}% interval {_interval(lc.beta_g_interval, 3)}  (learning-curve exponent, {lc.beta_g_law})",
-        f"beta_p = {_g(ms.beta_p, 3)}  {pct}% interval {_interval(ms.beta_p_interval, 3)}  (best model size ~ data^beta_p)",
+    """The headline in a few lines of text: the checks first, then the numbers."""
+    lc = analysis.learning_curve
+    lines = ["checks:"] + ["  " + line for line in check_lines(analysis)]
+    lines += [
+        _number_line(analysis, "beta_g", f"learning-curve exponent, {lc.beta_g_law}"),
+        _number_line(analysis, "beta_p", "best model size ~ data^beta_p"),
     ]
     bt = analysis.backtest
     if bt is not None:
@@ -77,19 +137,38 @@ def headline_lines(analysis: Any) -> list[str]:
             f"backtest: fitted on shards <= {_g(bt.max_train_size)}, predicted {_g(bt.predicted[-1], 3)} "
             f"{_interval((bt.lower[-1], bt.upper[-1]), 3)} at {_g(bt.shard_size[-1])} examples; "
             f"observed {_g(bt.observed[-1], 3)} (mean |relative error| {100 * bt.mean_abs_relative_error:.1f}%, "
-            f"band coverage {100 * bt.coverage:.0f}%)"
+            f"band held on {round(bt.coverage * len(bt.observed))} of {len(bt.observed)} shards)"
         )
+    if analysis.joint is not None and analysis.joint.backtest is not None:
+        jb = analysis.joint.backtest
+        if jb.reason is None:
+            lines.append(
+                f"joint backtest (fit on n <= N/{1 / jb.n_fraction:g}, m <= M/{1 / jb.m_fraction:g}; "
+                f"{jb.n_train} cells): relative error on {jb.n_cells} larger cells "
+                f"{100 * jb.mean_relative_error:+.1f}% +- {100 * jb.std_relative_error:.1f}%")
+        else:
+            lines.append(f"joint backtest: not run: {jb.reason}")
     return lines
+
+
+def _fail(message: str) -> None:
+    """A number the data cannot support: the reason on stderr, exit status 1."""
+    click.echo(f"not estimable: {message}", err=True)
+    raise SystemExit(1)
 
 
 @app.command("analyze")
 @click.argument("study")
 @_analysis_options
 @format_option()
+@click.option("--joint-fractions", type=(click.FloatRange(0, 1, min_open=True, max_open=True),
+                                          click.FloatRange(0, 1, min_open=True, max_open=True)),
+              default=(1 / 8, 1 / 16), show_default=True, metavar="N_FRACTION M_FRACTION",
+              help="The joint backtest fits the cells with n <= N * N_FRACTION and m <= M * M_FRACTION.")
 def analyze_command(study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float,
-                    fmt: str) -> None:
-    """Fit the learning curve, regions, model-size law, joint law and backtest of STUDY."""
-    analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
+                    fmt: str, joint_fractions: tuple[float, float]) -> None:
+    """Checks first, then the learning curve, regions, model-size law, joint law and backtests of STUDY."""
+    analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance, joint_fractions)
     if fmt == "json":
         echo_json(analysis.to_dict())
         return
@@ -98,8 +177,15 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
     from rich.table import Table
 
     console = Console(soft_wrap=True)
-    console.print(f"[bold]Study {escape(study)}[/bold] ({escape(analysis.metric)}, eps0 {_g(analysis.eps0)})")
-    for line in headline_lines(analysis):
+    assumed = " assumed" if analysis.eps0_assumed else ""
+    console.print(f"[bold]Study {escape(study)}[/bold] ({escape(analysis.metric)}, eps0 {_g(analysis.eps0)}{assumed})")
+    checks = Table(title="checks")
+    for col in ("check", "status", "reason"):
+        checks.add_column(col)
+    for c in analysis.checks:
+        checks.add_row(escape(c.name), c.status.upper(), escape(c.reason))
+    console.print(checks)
+    for line in headline_lines(analysis)[len(analysis.checks) + 1:]:
         console.print("  " + escape(line))
     table = Table(title="learning-curve fits")
     for col in ("law", "parameters", "converged", "RMSLE"):
@@ -111,17 +197,22 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
     console.print(table)
     if lc.regions is not None:
         r = lc.regions
+        irreducible = (f"irreducible begins at {_g(r.irreducible_start)} {_interval(r.irreducible_start_interval)}"
+                       if math.isfinite(r.irreducible_start) else "no irreducible region (no floor fitted)")
         console.print(escape(
             f"regions: small-data ends at {_g(r.small_data_end)} {_interval(r.small_data_end_interval)}, "
-            f"irreducible begins at {_g(r.irreducible_start)} {_interval(r.irreducible_start_interval)}"))
+            + irreducible))
         for note in r.notes:
             console.print(f"  note: {escape(note)}")
     if analysis.joint is not None:
         j = analysis.joint
         console.print(escape(
             f"joint law: {', '.join(f'{k}={_g(v)}' for k, v in j.fit.params.items())}; divergence "
-            f"{100 * j.fit.divergence_mean:.2f}% +- {100 * j.fit.divergence_std:.2f}% "
-            f"({j.cv_folds}-fold CV {100 * j.cv_divergence_mean:.2f}% +- {100 * j.cv_divergence_std:.2f}%)"))
+            f"{_g(100 * j.fit.divergence_mean, 3)}% +- {_g(100 * j.fit.divergence_std, 3)}% "
+            f"(random {j.cv_folds}-fold CV, interpolation: {_g(100 * j.cv_divergence_mean, 3)}% "
+            f"+- {_g(100 * j.cv_divergence_std, 3)}%)"))
+        if "joint" in analysis.not_estimable:
+            console.print(f"  joint law not estimable: {escape(analysis.not_estimable['joint'])}")
     for note in (*lc.notes, *analysis.model_size.notes, *analysis.notes):
         console.print(f"note: {escape(note)}")
 
@@ -131,16 +222,26 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
 @click.option("--data-size", type=float, required=True, help="Training-set size to predict at.")
 @click.option("--model-size", type=float, default=None, help="Parameter count (uses the joint law).")
 @_analysis_options
+@_METHOD
 @format_option()
 def predict_command(study: str, data_size: float, model_size: float | None, storage: str | None,
-                    eps0: float | None, level: float, size_tolerance: float, fmt: str) -> None:
+                    eps0: float | None, level: float, size_tolerance: float, method: str, fmt: str) -> None:
     """Predicted error of STUDY's task at a data size (and model size), with a band."""
+    from scalinglab.analysis import NotEstimableError
+    from scalinglab.fitting._result import _jsonable
+
     analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
-    p = analysis.predict(data_size, model_size)
-    doc = {"study": study, "data_size": data_size, "model_size": model_size,
-           "predicted": float(p.value[0]), "lower": float(p.lower[0]), "upper": float(p.upper[0]),
-           "level": level, "law": "joint" if model_size else (analysis.learning_curve.fit.selection or {}).get("winner")}
+    try:
+        p = analysis.predict(data_size, model_size, method=method)
+    except NotEstimableError as exc:
+        _fail(str(exc))
+    law = ("joint" if model_size else "power on the power-law window" if method == "bootstrap"
+           else (analysis.learning_curve.fit.selection or {}).get("winner"))
+    doc = _jsonable({"study": study, "data_size": data_size, "model_size": model_size,
+                     "predicted": float(p.value[0]), "lower": float(p.lower[0]), "upper": float(p.upper[0]),
+                     "level": level, "law": law, "method": p.method})
     if fmt == "json":
+@_METHOD
         echo_json(doc)
         return
     where = f"{_g(data_size)} examples" + (f" and {_g(model_size)} parameters" if model_size else " (best-fit model)")
@@ -155,14 +256,23 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
 @_analysis_options
 @format_option()
 def plan_command(study: str, target_error: float | None, compute: float | None, storage: str | None,
-                 eps0: float | None, level: float, size_tolerance: float, fmt: str) -> None:
-    """Data and model size needed for a target error, or the compute-optimal split."""
+                 eps0: float | None, level: float, size_tolerance: float, method: str, fmt: str) -> None:
+    """Data and model size needed for a target error, or the compute-optimal split.
+
+    The data size is searched from the smallest shard / 10 to 1000 x the largest; a band
+    edge beyond that prints as "> X (the data do not bound it)".
+    """
+    from scalinglab.analysis import NotEstimableError
+
     if (target_error is None) == (compute is None):
         raise InputError("Give exactly one of --target-error and --compute.")
     analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
     pct = int(level * 100)
     if compute is not None:
-        plan = analysis.compute_optimal(compute)
+        try:
+            plan = analysis.compute_optimal(compute)
+        except NotEstimableError as exc:
+            _fail(str(exc))
         if fmt == "json":
             echo_json(plan.to_dict())
             return
@@ -173,19 +283,23 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
             f"predicted {analysis.metric} {_g(plan.predicted_error[0])}")
         return
     assert target_error is not None
-    result = analysis.plan(target_error)
+    try:
+        result = analysis.plan(target_error, method=method)
+    except NotEstimableError as exc:
+        _fail(str(exc))
     if fmt == "json":
         echo_json(result.to_dict())
         return
     if result.reason:
-        click.echo(f"{analysis.metric} {_g(target_error)} cannot be planned: {result.reason}")
+        click.echo(f"{analysis.metric} {_g(target_error)}: {result.reason}")
         return
-    inv = result.data_size
-    line = (f"{analysis.metric} {_g(target_error)} needs {_g(inv.value[0])} examples "
-            f"({pct}% {_interval((inv.lower[0], inv.upper[0]))})")
+    line = (f"{analysis.metric} {_g(target_error)} needs {_g(result.value)} examples "
+            f"({pct}% {result.describe()})")
     if result.n_params is not None:
         line += (f" and a model of {_g(result.n_params.value[0])} parameters "
                  f"{_interval((result.n_params.lower[0], result.n_params.upper[0]))}")
+    elif result.n_params_reason:
+        line += f"; model size: {result.n_params_reason}"
     click.echo(line)
 
 
@@ -248,6 +362,12 @@ def compare_command(study_a: str, study_b: str, storage: str | None, eps0: float
     if fmt == "json":
         echo_json(result)
         return
+    pct = int(level * 100)
     click.echo(f"beta_g: {study_a} {_g(result['beta_g'][0], 3)}, {study_b} {_g(result['beta_g'][1], 3)}; "
-               f"difference {_g(result['difference'], 3)} +- {_g(result['stderr'], 3)} (z = {_g(result['z'], 3)})")
+               f"slope difference {_g(result['difference'], 3)} {pct}% {_interval(result['difference_interval'], 3)}"
+               + (f" (z = {_g(result['z'], 3)})" if result["z"] is not None else ""))
+    click.echo(f"shift of {study_b} against {study_a} at {_g(result['reference_size'])} examples: "
+               f"{_g(100 * result['shift'], 3)}% {pct}% "
+               + (_interval([100 * v for v in result["shift_interval"]], 3) + "%" if result["shift_interval"]
+                  else "[n/a: single-seed studies]"))
     click.echo(result["verdict"])

@@ -93,7 +93,7 @@ def demo_command(out: Path, workers: int | None) -> None:
     import tomllib
 
     from scalinglab.analysis import analyze
-    from scalinglab.cli._analysis import headline_lines
+    from scalinglab.cli._analysis import headline_lines, run_budget_frame
     from scalinglab.report import write_report
     from scalinglab.storage import open_storage
     from scalinglab.study import StudySpec, run_study, study_curves
@@ -119,6 +119,8 @@ def demo_command(out: Path, workers: int | None) -> None:
     store = open_storage(db)
     try:
         curves = study_curves(spec.name, store, size_tolerance=DEMO_SIZE_TOLERANCE)
+        record = store.get_study(spec.name)
+        runs = None if record is None else run_budget_frame(store, record.id, curves)
     finally:
         store.close()
     for line in best_fit_lines(curves):
@@ -126,7 +128,7 @@ def demo_command(out: Path, workers: int | None) -> None:
     for line in summary.limits:
         click.echo(f"limit: {line}")
     eps0 = tomllib.loads(spec_path.read_text()).get("eps0", 0.9)
-    analysis = analyze(curves, eps0=float(eps0), level=0.9)
+    analysis = analyze(curves, eps0=float(eps0), level=0.9, runs=runs, size_tolerance=DEMO_SIZE_TOLERANCE)
     report = write_report(out / "report.html", analysis, spec.to_dict())
     click.echo("")
     for line in headline_lines(analysis):

@@ -14,6 +14,7 @@ Works on plain arrays (numpy and scipy only), so results from anywhere can be fi
 from __future__ import annotations
 
 from scalinglab.fitting._bootstrap import BootstrapResult, bootstrap
+from scalinglab.fitting._eps0 import Eps0, resolve_eps0
 from scalinglab.fitting._fit import fit_law, validate_data
 from scalinglab.fitting._frame import FrameFit, GroupFit, fit_frame, prediction_table
 from scalinglab.fitting._frontier import ComputeOptimal, compute_optimal
@@ -26,6 +27,7 @@ __all__ = [
     "LOSSES",
     "BootstrapResult",
     "ComputeOptimal",
+    "Eps0",
     "FitResult",
     "FrameFit",
     "GroupFit",
@@ -37,5 +39,6 @@ __all__ = [
     "fit_frame",
     "fit_law",
     "prediction_table",
+    "resolve_eps0",
     "validate_data",
 ]

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
+from scalinglab.fitting._eps0 import resolve_eps0
 from scalinglab.fitting._losses import check_loss
 from scalinglab.fitting._numdiff import central_jacobian
 from scalinglab.fitting._problem import Problem
@@ -128,8 +129,8 @@ def fit_law(
         2022; threshold ``huber_delta``), or least squares of relative divergence
         (Rosenfeld et al. 2020).
     eps0 : float, optional
-        Random-guess error for laws that need it (m4, envelope, joint). Defaults to 1.0,
-        the bound of error rates and of losses rescaled to [0, 1].
+        Random-guess error for laws that need it (m4, envelope, joint). Without it, the one
+        eps0 rule of :func:`scalinglab.fitting.resolve_eps0` applies: ``2 max(y)``.
     n_breaks : int
         Number of breaks for ``bnsl``.
     fixed : mapping, optional
@@ -154,7 +155,12 @@ def fit_law(
         from scalinglab.fitting._select import fit_auto
 
         return fit_auto(x, y, loss=loss, eps0=eps0, weights=weights)
-    law_obj = get_law(law, eps0=1.0 if eps0 is None else eps0, n_breaks=n_breaks)
+    try:
+        y_for_bound = np.asarray(y, dtype=float)
+    except (TypeError, ValueError):
+        y_for_bound = np.ones(1)  # validate_data below names the problem
+    bound = resolve_eps0(eps0, y_for_bound if np.any(np.isfinite(y_for_bound) & (y_for_bound > 0)) else [1.0])
+    law_obj = get_law(law, eps0=bound.value, n_breaks=n_breaks)
     check_loss(loss)
     x_arr, y_arr = validate_data(law_obj, x, y)
     fixed = dict(fixed or {})

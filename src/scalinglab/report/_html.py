@@ -70,6 +70,17 @@ def _card(key: str, value: str, interval: str = "") -> str:
     return f'<div class="card"><div class="k">{_e(key)}</div><div class="v">{_e(value)}</div><div class="i">{_e(interval)}</div></div>'
 
 
+def _number_card(analysis: StudyAnalysis, name: str, key: str, how: str) -> str:
+    """A headline number's card: value and interval, or "not estimable" and the reason."""
+    number = analysis.number(name)
+    if not number["estimable"]:
+        return _card(key, "not estimable", str(number["reason"]))
+    lo, hi = number["interval"]
+    pct = int(analysis.level * 100)
+    return _card(key, _num(number["value"], 3),
+                 f"{pct}% interval [{_num(lo, 3)}, {_num(hi, 3)}] ({how}; {number['method']})")
+
+
 def _param_table(fit: FitResult, level: float, caption: str) -> str:
     intervals = fit.intervals(level)
     rows = "".join(
@@ -94,10 +105,19 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
     lc, ms = a.learning_curve, a.model_size
     pct = int(a.level * 100)
     head = a.headline()
+    check_cards = [_card(f"check: {c.name}", c.status.upper(), c.reason) for c in a.checks]
     cards = [
-        _card("data exponent beta_g", _num(lc.beta_g, 3), f"{pct}% interval [{_num(lc.beta_g_interval[0], 3)}, {_num(lc.beta_g_interval[1], 3)}] ({lc.beta_g_law})"),
-        _card("model-size exponent beta_p", _num(ms.beta_p, 3), f"{pct}% interval [{_num(ms.beta_p_interval[0], 3)}, {_num(ms.beta_p_interval[1], 3)}]"),
+        _number_card(a, "beta_g", "data exponent beta_g", lc.beta_g_law),
+        _number_card(a, "beta_p", "model-size exponent beta_p", "interior best-fit sizes"),
     ]
+    if "joint_backtest" in head:
+        jb = head["joint_backtest"]
+        cards.append(_card(
+            "joint-law backtest (extrapolation)",
+            "not run" if jb["reason"] else f"{_num(100 * jb['mean_relative_error'], 3)}% +- {_num(100 * jb['std_relative_error'], 3)}%",
+            jb["reason"] or f"fitted on {jb['n_train']} cells with n <= N/{_num(1 / jb['n_fraction'])}, "
+            f"m <= M/{_num(1 / jb['m_fraction'])}; relative error on {jb['n_cells']} larger cells",
+        ))
     if "backtest" in head:
         bt = head["backtest"]
         cards.append(_card(
@@ -112,6 +132,9 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
         f"<h1>{_e(title or 'Scaling study: ' + a.study)}</h1>",
         f"<p class='sub'>metric <b>{_e(a.metric)}</b>; eps0 {_e(_num(a.eps0) if a.eps0 else 'not set')}; "
         f"{len(lc.shard_size)} shards from {_num(lc.shard_size.min())} to {_num(lc.shard_size.max())} examples; intervals at {pct}%</p>",
+        "<h2>Checks</h2>",
+        f"<div class='cards'>{''.join(check_cards)}</div>",
+        "<h2>Headline</h2>",
         f"<div class='cards'>{''.join(cards)}</div>",
         "<h2>Learning curve</h2>",
         _img(LearningCurveDisplay.from_analysis(a), "learning curve"),
@@ -138,9 +161,20 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
         sections.append(_img(JointDisplay.from_analysis(a), "joint law slices"))
         sections.append(_param_table(j.fit, a.level, "Joint law"))
         sections.append(
-            f"<p class='sub'>{j.cv_folds}-fold cross-validated divergence over {j.n_cells} cells: "
-            f"mean {_num(100 * j.cv_divergence_mean, 3)}%, std {_num(100 * j.cv_divergence_std, 3)}%.</p>"
+            f"<p class='sub'>Random {j.cv_folds}-fold cross-validated divergence over {j.n_cells} cells "
+            f"(interpolation): mean {_num(100 * j.cv_divergence_mean, 3)}%, std {_num(100 * j.cv_divergence_std, 3)}%.</p>"
         )
+        if j.backtest is not None:
+            jb_ = j.backtest
+            sections.append(
+                f"<p class='sub'>Extrapolation backtest (Rosenfeld et al. 2020): fitted on the cells with "
+                f"n &lt;= N/{_num(1 / jb_.n_fraction)} and m &lt;= M/{_num(1 / jb_.m_fraction)}, scored on the "
+                + (_e(f"{jb_.n_cells} larger cells: mean relative error {_num(100 * (jb_.mean_relative_error or 0), 3)}%, "
+                      f"std {_num(100 * (jb_.std_relative_error or 0), 3)}%.") if jb_.reason is None
+                   else _e(f"larger cells: not run: {jb_.reason}."))
+                + "</p>")
+        if "joint" in a.not_estimable:
+            sections.append(f"<div class='note'>joint law not estimable: {_e(a.not_estimable['joint'])}</div>")
     if a.backtest is not None:
         bt_ = a.backtest
         rows = "".join(

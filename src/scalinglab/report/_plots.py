@@ -97,9 +97,22 @@ class LearningCurveDisplay(_Display):
                         yerr=[bt.predicted - bt.lower, bt.upper - bt.predicted],
                         fmt="x", color="#C44E52", capsize=3, zorder=4,
                         label=f"backtest: predicted from shards <= {bt.max_train_size:.4g}")
-        beta = f"beta_g = {lc.beta_g:.3f} [{lc.beta_g_interval[0]:.3f}, {lc.beta_g_interval[1]:.3f}]"
-        _finish(self, ax, f"Learning curve ({beta})", "training-set size m", f"{a.metric} (min over training)")
+        window = lc.window_shards
+        if len(window) and lc.window_fit is not None and "beta_g" not in a.not_estimable:
+            ax.plot(window, lc.window_fit.law.predict(np.asarray(window, dtype=float), lc.window_fit.values),
+                    color="#8172B3", lw=1.5, ls="--", zorder=2, label="power law on the power-law window")
+        _finish(self, ax, f"Learning curve ({_number_text(a, 'beta_g')})", "training-set size m",
+                f"{a.metric} (min over training)")
         return self
+
+
+def _number_text(analysis: Any, name: str) -> str:
+    """``beta_g = -0.35 [-0.37, -0.33]``, or ``beta_g not estimable`` when its check failed."""
+    number = analysis.number(name)
+    if not number["estimable"]:
+        return f"{name} not estimable"
+    lo, hi = number["interval"]
+    return f"{name} = {number['value']:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 @dataclass
@@ -116,8 +129,11 @@ class ModelSizeDisplay(_Display):
             ax.plot(x, band.value, color=_BAND, lw=2, label="s(m) = sigma m^beta_p")
             ax.fill_between(x, band.lower, band.upper, color=_BAND, alpha=0.18,
                             label=f"{int(self.analysis.level * 100)}% band")
-        lo, hi = ms.beta_p_interval
-        _finish(self, ax, f"Model size (beta_p = {ms.beta_p:.3f} [{lo:.3f}, {hi:.3f}])",
+        if ms.interior is not None and len(ms.interior) == len(ms.shard_size) and not np.all(ms.interior):
+            edge = ~np.asarray(ms.interior, dtype=bool)
+            ax.scatter(ms.shard_size[edge], ms.n_params[edge], s=80, facecolors="none", edgecolors="#C44E52",
+                       zorder=4, label="at the grid's edge (censored, not fitted)")
+        _finish(self, ax, f"Model size ({_number_text(self.analysis, 'beta_p')})",
                 "training-set size m", "parameters of the best-fit model")
         return self
 

@@ -8,7 +8,9 @@ only when used, so that torch stays an optional dependency.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
 from scalinglab._errors import InputError
 from scalinglab.tasks._interface import Report, RunConfig, TaskFunction, Trial, nested_shard_indices
@@ -21,6 +23,7 @@ __all__ = [
     "Trial",
     "load_task",
     "nested_shard_indices",
+    "task_eps0",
     "task_module",
 ]
 
@@ -33,6 +36,25 @@ BUILTIN_TASKS: dict[str, str] = {
     "sklearn": "scalinglab.tasks.sklearn:train",
     "teacher_student": "scalinglab.tasks.teacher_student:train",
 }
+
+
+def task_eps0(name: str, params: Mapping[str, Any] | None = None) -> float | None:
+    """The random-guess error (``eps0``) a task states, or ``None`` if it states none.
+
+    A task module states it as ``EPS0``; one whose bound depends on a hyperparameter adds
+    ``EPS0_BY_PARAM = {param: {value: eps0}}`` (charlm's ``unit``, sklearn's ``dataset``).
+    A task that cannot be imported here states nothing.
+    """
+    try:
+        module = task_module(name)
+    except InputError:
+        return None
+    params = dict(params or {})
+    for param, table in dict(getattr(module, "EPS0_BY_PARAM", {})).items():
+        if param in params and params[param] in table:
+            return float(table[params[param]])
+    value = getattr(module, "EPS0", None)
+    return None if value is None else float(value)
 
 
 def _split_reference(name: str) -> tuple[str, str]:

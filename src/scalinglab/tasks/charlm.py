@@ -59,7 +59,7 @@ from scalinglab.tasks._torch_common import (
     seed_everything,
 )
 
-__all__ = ["INIT_SPEC", "VOCAB_SIZE", "load_corpus", "train"]
+__all__ = ["EPS0", "EPS0_BY_PARAM", "INIT_SPEC", "VOCAB_SIZE", "load_corpus", "train"]
 
 _WHERE = "the charlm task"
 _KEYS = (*TRAIN_KEYS, "model", "layers", "heads", "seq_len", "validation_size", "unit")
@@ -78,6 +78,10 @@ _DEFAULTS: dict[str, Any] = {
 # Byte -> symbol id: tab, newline and printable ASCII keep their own id, the rest share one.
 _KEPT = [9, 10, *range(32, 127)]
 VOCAB_SIZE = len(_KEPT) + 1
+#: Cross-entropy of the uniform guess over the symbols, in bits (the default unit;
+#: ``EPS0_BY_PARAM["unit"]`` gives it per unit): the eps0 of the saturating laws.
+EPS0: float | None = math.log2(VOCAB_SIZE)
+EPS0_BY_PARAM = {"unit": {"bits": math.log2(VOCAB_SIZE), "nats": math.log(VOCAB_SIZE)}}
 _TABLE = np.full(256, len(_KEPT), dtype=np.uint8)
 _TABLE[_KEPT] = np.arange(len(_KEPT), dtype=np.uint8)
 

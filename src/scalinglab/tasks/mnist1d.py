@@ -59,7 +59,7 @@ from scalinglab.tasks._torch_common import (
     seed_everything,
 )
 
-__all__ = ["CHUNK_SIZE", "INIT_SPEC", "MAX_POOL_SIZE", "load_split", "shard_order", "train"]
+__all__ = ["CHUNK_SIZE", "EPS0", "INIT_SPEC", "MAX_POOL_SIZE", "load_split", "shard_order", "train"]
 
 #: Examples per generated chunk of the training pool.
 CHUNK_SIZE = 8192
@@ -68,6 +68,8 @@ MAX_POOL_SIZE = 32 * CHUNK_SIZE
 _TRAIN_SEED_BASE = 10_000
 _VAL_SEED = 9_999
 _CLASSES = 10
+#: Random-guess top-1 error (10 classes: 1 - 1/K), the eps0 of the saturating laws.
+EPS0: float | None = 1.0 - 1.0 / _CLASSES
 _LENGTH = 40
 _WHERE = "the mnist1d task"
 _KEYS = (*TRAIN_KEYS, "model", "depth", "validation_size")

@@ -61,7 +61,7 @@ from scalinglab._errors import invalid_parameter, require_extra
 from scalinglab.tasks._interface import Trial
 from scalinglab.tasks._torch_common import ParamReader
 
-__all__ = ["DATASETS", "ESTIMATORS", "INIT_SPEC", "load_data", "train"]
+__all__ = ["DATASETS", "EPS0", "EPS0_BY_PARAM", "ESTIMATORS", "INIT_SPEC", "load_data", "train"]
 
 _WHERE = "the sklearn task"
 _KEYS = (
@@ -90,6 +90,10 @@ ESTIMATORS: dict[str, tuple[str, str]] = {
 }
 #: Data sets bundled with scikit-learn (plus one generated in memory).
 DATASETS = ("digits", "breast_cancer", "wine", "iris", "synthetic")
+#: Random-guess error 1 - 1/K of each data set (K classes), the eps0 of the saturating
+#: laws; ``EPS0`` is that of the default data set.
+EPS0_BY_PARAM = {"dataset": {"digits": 0.9, "breast_cancer": 0.5, "wine": 2 / 3, "iris": 2 / 3, "synthetic": 0.8}}
+EPS0: float | None = EPS0_BY_PARAM["dataset"]["digits"]
 _INT_SIZE_PARAMS = {"n_estimators", "max_iter", "n_neighbors", "max_depth", "max_leaf_nodes"}
 
 

@@ -53,8 +53,12 @@ import numpy as np
 
 from scalinglab.tasks._interface import Trial
 
-__all__ = ["DEFAULTS", "INIT_SPEC", "best_lr", "best_model_size", "converge_step",
+__all__ = ["DEFAULTS", "EPS0", "INIT_SPEC", "best_lr", "best_model_size", "converge_step",
            "expected_error", "n_params", "train"]
+
+#: The synthetic error has no random-guess bound (it grows without limit as n and s
+#: shrink), so the task states none and the eps0 rule (2 x the largest error) applies.
+EPS0: float | None = None
 
 DEFAULTS: dict[str, float] = {
     "epochs": 5, "noise": 0.01, "floor": 0.05, "a": 2.0, "alpha": 0.35, "b": 1.0,

@@ -52,7 +52,11 @@ from scalinglab.tasks._torch_common import (
     seed_everything,
 )
 
-__all__ = ["INIT_SPEC", "make_data", "train"]
+__all__ = ["EPS0", "INIT_SPEC", "make_data", "train"]
+
+#: Normalised MSE of the trivial predictor 0 (targets have unit variance): the eps0 of
+#: the saturating laws.
+EPS0: float | None = 1.0
 
 _WHERE = "the teacher_student task"
 _KEYS = (*TRAIN_KEYS, "input_dim", "teacher_width", "teacher_seed", "depth", "validation_size")

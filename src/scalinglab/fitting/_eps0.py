@@ -1,0 +1,84 @@
+"""The one rule for ``eps0``, the random-guess error (the bound a loss starts from).
+
+Used by :func:`scalinglab.fitting.fit_law` (every law that takes ``eps0``), by
+``law="auto"`` (which applies the same rule inside its ensemble) and by
+:func:`scalinglab.analysis.analyze`:
+
+1. a given ``eps0`` is used as it is (a study's task states it: top-1 error with K classes
+   is ``1 - 1/K``; cross-entropy with K symbols is ``ln K``);
+2. otherwise the loss is only known to start no lower than the highest value seen, and
+   ``eps0 = 2 max(y)`` is assumed (``UNKNOWN_BOUND_FACTOR`` of ``law="auto"``); the
+   result says so.
+
+There is no third case: no "1.0 if every error is below 1", no skipping of the laws that
+need it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from scalinglab._errors import InputError
+
+__all__ = ["Eps0", "resolve_eps0"]
+
+
+def _factor() -> float:
+    # The factor lives with law="auto", which applies it inside its ensemble; imported
+    # here lazily (auto's module imports fit_law, which uses this one).
+    from scalinglab.fitting._select import UNKNOWN_BOUND_FACTOR
+
+    return float(UNKNOWN_BOUND_FACTOR)
+
+
+@dataclass(frozen=True)
+class Eps0:
+    """A resolved ``eps0``: its value, whether it was assumed, and the words for it."""
+
+    value: float
+    assumed: bool
+
+    @property
+    def note(self) -> str | None:
+        """The sentence an output carries when the value was assumed, else ``None``."""
+        if not self.assumed:
+            return None
+        return (
+            f"eps0 (the random-guess error) is not known: assumed {self.value:.4g} = "
+            f"{_factor():g} x the largest error seen; give --eps0 (or eps0 in the "
+            "spec) if the metric has a known bound"
+        )
+
+
+def resolve_eps0(eps0: float | None, y: ArrayLike) -> Eps0:
+    """Apply the eps0 rule (module docstring) to a given value and the observed errors.
+
+    Parameters
+    ----------
+    eps0 : float or None
+        The known random-guess error, if any.
+    y : array-like
+        The observed errors or losses (used only when ``eps0`` is None).
+
+    Raises
+    ------
+    InputError
+        If ``eps0`` is given but not a finite number > 0, or is not given and ``y`` holds
+        no finite positive value.
+    """
+    if eps0 is not None:
+        value = float(eps0)
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"The 'eps0' parameter must be a finite number > 0. Got {eps0!r} instead.")
+        return Eps0(value, assumed=False)
+    arr = np.asarray(y, dtype=float).ravel()
+    arr = arr[np.isfinite(arr) & (arr > 0)]
+    if arr.size == 0:
+        raise InputError(
+            "eps0 cannot be assumed without a finite error > 0; give the 'eps0' parameter."
+        )
+    return Eps0(_factor() * float(np.max(arr)), assumed=True)

@@ -1,0 +1,140 @@
+"""Checks before numbers: each precondition's status, and a failed check makes its number
+not estimable (with the reason) in the analysis, its JSON and the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalinglab.analysis import analyze, budget_limited
+from scalinglab.analysis._checks import (
+    check_beta_p_identifiable,
+    check_converged,
+    check_fits_identified,
+    check_model_interior,
+    check_power_law_window,
+    interior_mask,
+)
+from scalinglab.fitting import fit_law
+from tests.analysis.stored import store_study
+
+SHARDS = np.round(128 * 2.0 ** np.arange(9))
+CHECKS = ["converged", "model_interior", "power_law_window", "beta_p_identifiable", "fits_identified"]
+
+
+def test_budget_limited_from_flag_metrics_or_curve():
+    assert budget_limited({"budget_limited": 1.0}) is True
+    assert budget_limited({"budget_limited": 0}) is False
+    # torch tasks: ran to max_steps, or best step in the last 20%.
+    assert budget_limited({"best_step": 100, "steps": 3000, "max_steps": 3000}) is True
+    assert budget_limited({"best_step": 2900, "steps": 2950, "max_steps": 3000}) is True
+    assert budget_limited({"best_step": 1000, "steps": 1600, "max_steps": 3000}) is False
+    # stored curve only
+    assert budget_limited(None, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0.5]) is True
+    assert budget_limited(None, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [9, 5, 1, 2, 3, 3, 3, 3, 3, 3]) is False
+    assert budget_limited(None) is None
+
+
+def test_interior_and_identifiable():
+    grid = np.array([1.0, 2, 4, 8, 16])
+    best = np.array([1.0, 2, 4, 8, 16, 16])
+    assert interior_mask(best, grid).tolist() == [False, True, True, True, False, False]
+    check = check_model_interior(SHARDS[:6], best, grid)
+    assert check.status == "fail" and "3 of 6" in check.reason and "upwards" in check.reason
+    assert check_model_interior(SHARDS[:3], np.array([2.0, 4, 8]), grid).status == "ok"
+    assert check_model_interior(SHARDS[:3], np.array([2.0, 4, 16]), grid).status == "warning"
+    assert check_beta_p_identifiable(best, interior_mask(best, grid)).status == "fail"
+    wide = np.array([2.0, 4, 8, 16, 32])
+    assert check_beta_p_identifiable(wide, np.ones(5, bool)).status == "ok"
+
+
+def test_power_law_window_needs_four_shards():
+    assert check_power_law_window(SHARDS, (200.0, 5000.0)).status == "ok"  # 256..4096: 5 shards
+    small = check_power_law_window(SHARDS, (200.0, 1100.0))
+    assert small.status == "fail" and "only 3" in small.reason
+    assert check_power_law_window(SHARDS, None, "no envelope").status == "fail"
+
+
+def test_fits_identified_floor_at_zero_warns_other_bounds_fail():
+    x = np.logspace(2, 4, 8)
+    pure = fit_law("power_floor", x, 3 * x**-0.4)  # no floor: c at its bound 0
+    check, bad = check_fits_identified({"beta_g": fit_law("power", x, 3 * x**-0.4), "floor": pure})
+    assert check.status == "warning" and not bad and "floor (c) sits at 0" in check.reason
+    # A saturating law pinned at a non-floor bound: degenerate.
+    stuck = dataclasses.replace(fit_law("power", x, 3 * x**-0.4), notes=("parameter(s) at a bound: a",))
+    check, bad = check_fits_identified({"beta_g": stuck})
+    assert check.status == "fail" and bad == {"beta_g": "parameter(s) at a bound: a"}
+
+
+def test_converged_from_runs():
+    best = pd.DataFrame({"shard_size": [128, 256], "model_size": [4.0, 8.0]})
+    runs = pd.DataFrame({"shard_size": [128, 128, 256, 256, 256], "model_size": [4.0, 4.0, 8.0, 8.0, 16.0],
+                         "seed": [0, 1, 0, 1, 0], "budget_limited": [0.0, 0.0, 1.0, np.nan, 1.0]})
+    check = check_converged(best, runs)
+    assert check.status == "fail" and "1 of 3" in check.reason and "256" in check.reason
+    assert check_converged(best, runs.assign(budget_limited=[0.0, 0, 0, 0, 1])).status == "ok"
+    assert check_converged(best, None).status == "warning"
+
+
+@pytest.fixture(scope="module")
+def edge_study(tmp_path_factory):
+    """Best model always the largest of 3 (the grid stops short); runs budget-limited."""
+    path = tmp_path_factory.mktemp("checks") / "s.db"
+    curves = store_study(path, "edge", SHARDS, np.array([1.0, 2.0, 4.0]),
+                         lambda n, s: 3.0 * n**-0.35 * (1 + 0.3 / s), budget_limited=True)
+    return path, curves
+
+
+def test_failed_checks_make_numbers_not_estimable(edge_study):
+    _, curves = edge_study
+    runs = pd.DataFrame({"shard_size": curves.shard_size, "model_size": curves.best_model_size,
+                         "seed": 0, "budget_limited": 1.0})
+    a = analyze(curves, eps0=0.9, runs=runs)
+    status = {c.name: c.status for c in a.checks}
+    assert [c.name for c in a.checks] == CHECKS
+    assert status["converged"] == "fail" and status["model_interior"] == "fail"
+    assert status["beta_p_identifiable"] == "fail"
+    head = a.to_dict()["headline"]
+    assert head["beta_g"] is None and "converged" in head["beta_g_reason"]
+    # The demo prints these lines: the checks first, then the numbers or why not.
+    from scalinglab.cli._analysis import headline_lines
+
+    lines = headline_lines(a)
+    assert lines[0] == "checks:" and lines[1].startswith("  FAIL    converged")
+    assert any(line.startswith("beta_g = not estimable") for line in lines[len(CHECKS) + 1:])
+    assert head["beta_p"] is None and head["beta_p_interval"] is None
+    # Without the budget problem beta_g comes back, with a bootstrap interval.
+    b = analyze(curves, eps0=0.9, runs=runs.assign(budget_limited=0.0))
+    number = b.number("beta_g")
+    assert number["estimable"] and number["method"] == "bootstrap over runs"
+    lo, hi = number["interval"]
+    assert lo <= -0.35 <= hi
+
+
+def test_cli_puts_checks_first(edge_study):
+    path, _ = edge_study
+    out = subprocess.run([sys.executable, "-m", "scalinglab", "analyze", "edge", "--eps0", "0.9",
+                          "--format", "json", "--storage", str(path)],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert next(iter(doc)) == "checks"
+    assert [c["name"] for c in doc["checks"]] == CHECKS
+    assert all(set(c) == {"name", "status", "reason"} and c["reason"] for c in doc["checks"])
+    by_name = {c["name"]: c["status"] for c in doc["checks"]}
+    assert by_name["converged"] == "fail"  # the stored runs say budget_limited
+    assert doc["headline"]["beta_p"] is None
+    for key in ("mean_relative_error", "std_relative_error", "n_cells"):
+        assert key in doc["joint_backtest"]
+    table = subprocess.run([sys.executable, "-m", "scalinglab", "analyze", "edge", "--eps0", "0.9",
+                            "--storage", str(path)], capture_output=True, text=True, timeout=300, check=False)
+    assert table.returncode == 0
+    text = table.stdout
+    assert text.index("checks") < text.index("beta_g")
+    assert "not estimable" in text and "Infinity" not in text and "NaN" not in text
