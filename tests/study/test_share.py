@@ -22,12 +22,12 @@ from scalinglab.study import (
 )
 
 
-def _spec(name: str = "share", noise: float = 0.05) -> StudySpec:
+def _spec(name: str = "share", seeds: int = 2) -> StudySpec:
     return StudySpec.from_dict({
-        "name": name, "task": "synthetic", "seeds": 2,
+        "name": name, "task": "synthetic", "seeds": seeds,
         "data": {"min_shard_size": 64, "max_shard_size": 1024, "growth": 2.0},
         "model": {"sizes": [1, 2, 4, 8]},
-        "train": {"epochs": 3, "noise": noise},
+        "train": {"epochs": 3, "noise": 0.05},
         "search": {"method": "grid"},
     })
 
@@ -104,10 +104,10 @@ def test_unfinished_runs_come_back_waiting_and_non_finite_numbers_as_null(source
 def test_a_stored_study_with_another_spec_is_refused_and_left_alone(source, tmp_path):
     document = export_study("share", open_storage(source))
     target = tmp_path / "other.db"
-    run_study(_spec(noise=0.0), storage=target, workers=0, progress=False)
+    run_study(_spec(seeds=1), storage=target, workers=0, progress=False)
     storage = open_storage(target)
     before = _runs_without_ids(storage, "share")
-    with pytest.raises(InputError, match=r"already exists.*different 'train.noise'"):
+    with pytest.raises(InputError, match=r"already exists.*different 'seeds'"):
         import_study(document, storage)
     assert _runs_without_ids(storage, "share") == before
     renamed = import_study(document, storage, name="share-copy")

@@ -241,7 +241,6 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
                      "predicted": float(p.value[0]), "lower": float(p.lower[0]), "upper": float(p.upper[0]),
                      "level": level, "law": law, "method": p.method})
     if fmt == "json":
-@_METHOD
         echo_json(doc)
         return
     where = f"{_g(data_size)} examples" + (f" and {_g(model_size)} parameters" if model_size else " (best-fit model)")
@@ -254,6 +253,7 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
 @click.option("--target-error", type=float, default=None, help="Error to reach.")
 @click.option("--compute", type=float, default=None, help="Budget as parameters x examples (joint law).")
 @_analysis_options
+@_METHOD
 @format_option()
 def plan_command(study: str, target_error: float | None, compute: float | None, storage: str | None,
                  eps0: float | None, level: float, size_tolerance: float, method: str, fmt: str) -> None:

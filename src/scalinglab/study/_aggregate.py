@@ -293,10 +293,15 @@ def study_curves(name: str, storage: Storage, size_tolerance: float = 0.0) -> St
     from scalinglab.study._run import current_runs
     from scalinglab.study._spec import StudySpec
 
-    spec = StudySpec.from_dict(dict(record.spec))
     # Every state: which sizes were tried (size status) counts runs that did not complete.
     # Only the runs of the current [train] (changing it makes new runs of the same study).
     frame = current_runs(storage, record)
+    try:
+        spec = StudySpec.from_dict(dict(record.spec))
+    except InputError:  # a study stored through the storage API with a partial spec
+        raw = record.spec
+        return aggregate_runs(frame, study=name, metric=str(raw.get("metric", "val_error")),
+                              seeds=raw.get("seeds"), size_tolerance=size_tolerance)
     return aggregate_runs(frame, study=name, metric=spec.metric, seeds=spec.seeds,
                           size_tolerance=size_tolerance, model=spec.model,
                           tuned=tuple(p.name for p in spec.search.params))
