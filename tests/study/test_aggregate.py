@@ -93,12 +93,14 @@ def test_frames_and_dict_carry_the_values():
     curves = aggregate_runs(_frame(ROWS))
     shards = curves.to_frame()
     assert list(shards.columns) == ["shard_index", "shard_size", "best_model_size", "best_n_params",
-                                    "median_min_val_error"]
+                                    "median_min_val_error", "budget", "budget_limited", "size_status"]
     assert shards["median_min_val_error"].tolist() == pytest.approx([0.11, 0.09])
     d = curves.to_dict()
     assert d["study"] == "" and d["metric"] == "val_error" and d["seeds"] == [0, 1, 2]
+    # Without a model axis or budget facts (a bare frame): budget 1, not limited, no status.
     assert d["shards"][1] == {"shard_index": 1, "shard_size": 400, "best_model_size": 4,
-                              "best_n_params": 40, "median_min_val_error": 0.09}
+                              "best_n_params": 40, "median_min_val_error": 0.09, "budget": 1,
+                              "budget_limited": False, "size_status": ""}
     cell = d["cells"][2]
     assert cell["median_min_val_error"] == pytest.approx(0.175) and cell["seed_2"] is None
     assert isinstance(cell["n_seeds"], int) and isinstance(d["shards"][0]["shard_size"], int)
@@ -112,7 +114,8 @@ def test_cells_frame_columns_and_plain_values():
 
     frame = aggregate_runs(_frame(ROWS)).cells_frame()
     assert list(frame.columns) == ["shard_index", "shard_size", "model_size", "n_params",
-                                   "median_min_val_error", "n_seeds", "seed_0", "seed_1", "seed_2"]
+                                   "median_min_val_error", "n_seeds", "budget", "budget_limited",
+                                   "seed_0", "seed_1", "seed_2"]
     assert frame["model_size"].tolist() == [1.0, 2.0, 1.0, 4.0]
     assert frame["n_params"].tolist() == [10, 20, 10, 40]
     assert frame["shard_size"].tolist() == [100, 100, 400, 400]
