@@ -21,6 +21,7 @@ from scalinglab.analysis._checks import (
     check_converged,
     check_fits_identified,
     check_model_interior,
+    check_model_interior_status,
     check_power_law_window,
     interior_mask,
 )
@@ -869,7 +870,13 @@ def analyze(
     lc = analyze_learning_curve(curves.shard_size, error, eps0_used, level, eps0_given=not bound.assumed)
     grid = np.asarray(curves.cell_model_size, dtype=float)
     best_size = np.asarray(curves.best_model_size, dtype=float)
-    interior = interior_mask(best_size, grid)
+    # The engine's per-shard size status (sizes tried on the shard, limits of [model]) when
+    # the study has a model axis; else the edges of the sizes in the data.
+    size_status = getattr(curves, "best_size_status", None)
+    engine_status = (size_status is not None and len(size_status) == len(best_size)
+                     and len(best_size) > 0 and all(bool(v) for v in size_status))
+    interior = (np.asarray(size_status, dtype=object) == "interior" if engine_status
+                else interior_mask(best_size, grid))
     ms = analyze_model_size(curves.shard_size, curves.best_n_params, level, interior)
     joint = analyze_joint(curves, cell_bound.value, level, fractions=joint_fractions)
     if cell_bound.assumed and joint is not None:
@@ -914,7 +921,8 @@ def analyze(
     fits_check, degenerate = check_fits_identified(headline_fits)
     checks = (
         converged,
-        check_model_interior(x, best_size, grid),
+        (check_model_interior_status(x, best_size, np.asarray(size_status, dtype=object))
+         if engine_status else check_model_interior(x, best_size, grid)),
         window_check,
         identifiable,
         fits_check,

@@ -35,6 +35,7 @@ __all__ = [
     "check_converged",
     "check_fits_identified",
     "check_model_interior",
+    "check_model_interior_status",
     "check_power_law_window",
     "interior_mask",
 ]
@@ -162,6 +163,43 @@ def check_model_interior(shard_size: np.ndarray, best_model_size: np.ndarray, gr
         f"the best-fit model is at the edge of the size grid on {n_edge} of {len(best)} shards "
         f"({' and '.join(where)}): the best size there is censored; extend [model] sizes "
         + ("upwards" if top else "downwards"),
+    )
+
+
+def check_model_interior_status(shard_size: np.ndarray, best_model_size: np.ndarray,
+                                size_status: np.ndarray) -> Check:
+    """``model_interior`` from the engine's per-shard size status (a grid that follows the best).
+
+    ``size_status`` is the study's verdict per shard (:func:`scalinglab.study.shard_checks`):
+    ``"interior"`` (sizes on both sides were tried and are worse), ``"max_size"`` /
+    ``"min_size"`` (the best is at a limit of ``[model]``), ``"edge"`` (at the edge of the sizes
+    tried while growth is pending or turned off).
+    """
+    status = np.asarray(size_status, dtype=object)
+    best = np.asarray(best_model_size, dtype=float)
+    edge = status != "interior"
+    n_edge = int(edge.sum())
+    if n_edge == 0:
+        return Check("model_interior", "ok",
+                     f"every shard's best-fit model ({len(best)} shards) has a worse size tried "
+                     "on both sides")
+    counts = {k: int(np.sum(status == k)) for k in ("max_size", "min_size", "edge")}
+    where = []
+    if counts["max_size"]:
+        where.append(f"at [model] max_size on {counts['max_size']}")
+    if counts["min_size"]:
+        where.append(f"at [model] min_size on {counts['min_size']}")
+    if counts["edge"]:
+        where.append(f"at the edge of the sizes tried on {counts['edge']} (grid growth pending "
+                     "or turned off)")
+    fix = ("raise [model] max_size" if counts["max_size"] else
+           "lower [model] min_size" if counts["min_size"] else "let the study finish its grid growth")
+    shards = ", ".join(f"{float(v):g}" for v in np.asarray(shard_size, dtype=float)[edge][:6])
+    state: Status = "warning" if n_edge == 1 else "fail"
+    return Check(
+        "model_interior", state,
+        f"the best-fit model is not interior on {n_edge} of {len(best)} shards "
+        f"({'; '.join(where)}; shards {shards}): the best size there is censored; {fix}",
     )
 
 

@@ -37,20 +37,44 @@ def _analysis_options(func: Any) -> Any:
     return func
 
 
-def run_budget_frame(store: Any, study_id: int, curves: Any) -> Any:
-    """Per run of a best-fit cell: shard_size, model_size, seed and budget_limited (1, 0, NaN).
+def run_budget_frame(store: Any, record: Any, curves: Any, size_tolerance: float = 0.0) -> Any:
+    """Whether the best-fit cells' runs were budget-limited: shard_size, model_size, seed and
+    budget_limited (1, 0, NaN), for the ``converged`` check.
 
-    From each run's own record (``budget_limited``, or ``best_step``/``steps``/``max_steps``
-    in its final metrics), else from its stored training curve (read only for these runs).
+    A study whose runs record budget facts (the engine's ``budget_limited``, with budgets that
+    follow the shard) is read through :func:`scalinglab.study.shard_checks`: one row per
+    shard, for the best cell at its largest budget (an earlier, smaller budget that was
+    extended does not count). Otherwise from each best-fit run's own record
+    (``best_step``/``steps``/``max_steps`` in its final metrics), else from its stored
+    training curve (read only for these runs).
     """
     import pandas as pd
 
     from scalinglab.analysis import budget_limited
     from scalinglab.storage import RunState
+    from scalinglab.study import StudySpec, shard_checks
+    from scalinglab.study._run import current_runs
 
+    columns = ["shard_size", "model_size", "seed", "budget_limited"]
+    frame = current_runs(store, record)
+    facts = ("final_metrics_json" in frame.columns and len(frame) > 0 and bool(
+        frame["final_metrics_json"].fillna("").astype(str)
+        .str.contains('"budget_limited":', regex=False).any()))
+    if facts:
+        try:
+            spec = StudySpec.from_dict(dict(record.spec))
+        except InputError:
+            spec = None
+        if spec is not None:
+            checks = shard_checks(spec, frame, size_tolerance)
+            return pd.DataFrame({
+                "shard_size": checks["shard_size"].astype(int),
+                "model_size": checks["best_model_size"].astype(float),
+                "seed": -1, "budget_limited": checks["budget_limited"].astype(float),
+            }, columns=columns)
     best = {(int(n), float(m)) for n, m in zip(curves.shard_size, curves.best_model_size, strict=True)}
     rows = []
-    for run in store.get_runs(study_id, [RunState.COMPLETE]):
+    for run in store.get_runs(record.id, [RunState.COMPLETE]):
         if (int(run.shard_size), float(run.model_size)) not in best:
             continue
         flag = budget_limited(run.final_metrics)
@@ -59,7 +83,7 @@ def run_budget_frame(store: Any, study_id: int, curves: Any) -> Any:
             flag = budget_limited(None, [p.step for p in points], [p.val_error for p in points])
         rows.append({"shard_size": int(run.shard_size), "model_size": float(run.model_size),
                      "seed": int(run.seed), "budget_limited": math.nan if flag is None else float(flag)})
-    return pd.DataFrame(rows, columns=["shard_size", "model_size", "seed", "budget_limited"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def study_eps0(eps0: float | None, spec: dict[str, Any]) -> float | None:
@@ -88,7 +112,7 @@ def load_analysis(
         _require_completed(study, store)
         curves = study_curves(study, store, size_tolerance=size_tolerance)
         spec = dict(record.spec)
-        runs = run_budget_frame(store, record.id, curves)
+        runs = run_budget_frame(store, record, curves, size_tolerance)
     finally:
         store.close()
     return analyze(curves, eps0=study_eps0(eps0, spec), level=level, runs=runs,

@@ -120,7 +120,7 @@ def demo_command(out: Path, workers: int | None) -> None:
     try:
         curves = study_curves(spec.name, store, size_tolerance=DEMO_SIZE_TOLERANCE)
         record = store.get_study(spec.name)
-        runs = None if record is None else run_budget_frame(store, record.id, curves)
+        runs = None if record is None else run_budget_frame(store, record, curves, DEMO_SIZE_TOLERANCE)
     finally:
         store.close()
     for line in best_fit_lines(curves):
