@@ -292,9 +292,16 @@ def study_curves(name: str, storage: Storage, size_tolerance: float = 0.0) -> St
         raise InputError(_unknown_study(name, storage))
     from scalinglab.study._spec import StudySpec
 
-    spec = StudySpec.from_dict(dict(record.spec))
     # Every state: which sizes were tried (size status) counts runs that did not complete.
     frame = storage.runs_frame(record.id)
+    try:
+        spec = StudySpec.from_dict(dict(record.spec))
+    except InputError:
+        # A study stored without a full spec (written by hand or by an older tool): no grid
+        # limits or tuned names to report, the rest aggregates the same.
+        raw = record.spec
+        return aggregate_runs(frame, study=name, metric=str(raw.get("metric", "val_error")),
+                              seeds=raw.get("seeds"), size_tolerance=size_tolerance)
     return aggregate_runs(frame, study=name, metric=spec.metric, seeds=spec.seeds,
                           size_tolerance=size_tolerance, model=spec.model,
                           tuned=tuple(p.name for p in spec.search.params))
