@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -30,11 +31,26 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600)
 
 
+def _shrink(spec: Path) -> None:
+    """The init spec as written, on its three smallest shards, two learning rates and at
+    most 2x budgets: every part of it (search, tuning, budget extension) still runs, in a
+    test's time rather than the few minutes the full spec takes."""
+    text = spec.read_text()
+    low = int(re.search(r"^min_shard_size = (\d+)", text, re.M).group(1))  # type: ignore[union-attr]
+    for pattern, value in ((r"^max_shard_size = \d+", f"max_shard_size = {4 * low}"),
+                           (r"^param_samples = \d+", "param_samples = 2"),
+                           (r"^max_factor = \d+", "max_factor = 2")):
+        text = re.sub(pattern, value, text, flags=re.M)
+    spec.write_text(text)
+    assert f"max_shard_size = {4 * low}" in text
+
+
 @pytest.mark.parametrize("task", ["mnist1d", "charlm", "sklearn", "teacher_student"])
 def test_init_spec_runs_end_to_end(task: str, tmp_path: Path) -> None:
     pytest.importorskip("sklearn" if task == "sklearn" else "torch")
     out = _cli("init", "--task", task, "spec.toml", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
+    _shrink(tmp_path / "spec.toml")
     out = _cli("run", "spec.toml", "--workers", "2", "--no-progress", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "0 failed" in out.stdout
