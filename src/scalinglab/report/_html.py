@@ -44,8 +44,11 @@ def _e(value: Any) -> str:
 
 
 def _num(value: float | None, digits: int = 4) -> str:
+    # Words, never "inf"/"nan": an infinite boundary or band edge means the data do not bound it.
     if value is None or not math.isfinite(float(value)):
-        return "n/a" if value is None or math.isnan(float(value)) else ("inf" if value > 0 else "-inf")
+        if value is None or math.isnan(float(value)):
+            return "n/a"
+        return "not bounded by the data" if value > 0 else "not bounded below by the data"
     return f"{float(value):.{digits}g}"
 
 
