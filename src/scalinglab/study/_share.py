@@ -54,17 +54,6 @@ class ImportSummary:
         return dict(vars(self))
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by ``None`` (strict JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -86,6 +75,7 @@ def export_study(name: str, storage: Storage) -> dict[str, Any]:
         "runs": [{...run fields..., "curve": [{step, val_error, metrics}]}]}``, strict JSON
         (non-finite numbers are ``None``).
     """
+    from scalinglab.fitting._result import _jsonable  # the strict-JSON converter fits use
     from scalinglab.study._aggregate import _unknown_study
 
     record = storage.get_study(name)
@@ -101,7 +91,7 @@ def export_study(name: str, storage: Storage) -> dict[str, Any]:
             for p in storage.get_curve(run.id)
         ]
         runs.append(entry)
-    return _finite({
+    return _jsonable({
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "exported_at": dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(),
@@ -118,7 +108,9 @@ def write_export(document: Mapping[str, Any], path: str | os.PathLike[str]) -> P
         raise InputError(
             f"The export file {str(target)!r} is in {str(target.parent)!r}, which is not a "
             f"directory; create it or choose another path.")
-    text = json.dumps(_finite(document), indent=1, allow_nan=False)
+    from scalinglab.fitting._result import _jsonable  # here, not at import: it loads scipy
+
+    text = json.dumps(_jsonable(document), indent=1, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         # mkstemp makes the file private; an export is meant to be shared (the umask applies).
