@@ -1,48 +1,32 @@
 """The study spec: declared once, validated once at load time (docs/spec.md).
 
-Validation is the boundary: every rule is checked here and each failure is one line in the house
-shape ("The 'data.growth' parameter of spec.toml must be ... Got ... instead."); code downstream
+Validation is the boundary: the file's layout is a set of pydantic models
+(:mod:`scalinglab.study._spec_model`, which also gives its JSON Schema), each failure is one
+line in the house shape ("The 'data.growth' parameter of spec.toml must be ... Got ...
+instead."), and the frozen objects here are built from a validated file; code downstream
 trusts a :class:`StudySpec`.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import difflib
 import hashlib
-import itertools
 import json
 import math
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scalinglab._errors import InputError, invalid_parameter
-from scalinglab.tasks import BUILTIN_TASKS
+from scalinglab._errors import InputError
+
+if TYPE_CHECKING:
+    from scalinglab.study._spec_model import StudyFile
 
 __all__ = ["BudgetSpec", "DataAxis", "ExecutionSpec", "ModelAxis", "ParamSpace", "SearchSpec",
            "StudySpec"]
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-_TASK_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*$")
-
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "": ("name", "task", "metric", "eps0", "seeds", "description", "data", "model", "train",
-         "search", "execution", "budget"),
-    "data": ("min_shard_size", "max_shard_size", "growth", "shard_sizes", "data_seed",
-             "validation_size"),
-    "model": ("knob", "sizes", "min_size", "max_size"),
-    "search": ("method", "samples", "refine", "margin", "seed", "params", "param_samples",
-               "sampler"),
-    "budget": ("max_factor", "tail", "margin"),
-    "execution": ("max_attempts", "heartbeat_s", "stale_after_s", "cpus_per_run",
-                  "gpus_per_run"),
-}
 
 
 @dataclass(frozen=True)
@@ -121,12 +105,6 @@ class ModelAxis:
         if self.max_size is not None:
             out["max_size"] = self.max_size
         return out
-
-
-#: Kinds of a ``[search.params]`` entry.
-PARAM_KINDS = ("log", "uniform", "int", "choice")
-#: Samplers of ``[search] sampler`` (scipy.stats.qmc; "random" is numpy's Monte Carlo).
-SAMPLERS = ("halton", "sobol", "random")
 
 
 @dataclass(frozen=True)
@@ -398,8 +376,61 @@ class StudySpec:
             The spec, as ``tomllib`` would return it.
         where : str
             How error messages name the source (the file name for TOML).
+
+        Raises
+        ------
+        InputError
+            A field breaks a rule: one line that names it, its rule and the value given.
         """
-        return _Validator(where).spec(raw)
+        if not isinstance(raw, Mapping):
+            raise InputError(f"The study spec must be a table (a dict). Got {raw!r} instead.")
+        from scalinglab.study._spec_model import validate  # pydantic only where a spec is read
+
+        return _build(validate(_plain(raw), where))
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of the TOML layout, for editors (docs/spec.md).
+
+        ``scalinglab schema`` prints it. Rules JSON Schema cannot state (a strictly
+        increasing list, ``max_shard_size > min_shard_size``) are in the field descriptions
+        and checked by :meth:`from_dict`.
+        """
+        from scalinglab.study._spec_model import json_schema
+
+        return json_schema()
+
+
+def _build(file: StudyFile) -> StudySpec:
+    """The spec objects of a validated file: seeds spelt out, shard sizes computed."""
+    d = file.data
+    if d.shard_sizes is not None:
+        data = DataAxis(tuple(d.shard_sizes), None, d.data_seed, d.validation_size)
+    else:
+        assert d.min_shard_size is not None and d.max_shard_size is not None  # validated
+        data = DataAxis(geometric_shard_sizes(d.min_shard_size, d.max_shard_size, d.growth),
+                        d.growth, d.data_seed, d.validation_size)
+    m, s, b, e = file.model, file.search, file.budget, file.execution
+    params = []
+    for key, entry in s.params.items():
+        kind, bounds = entry.kind_and_bounds()
+        params.append(ParamSpace(key, kind, choices=tuple(bounds)) if kind == "choice"
+                      else ParamSpace(key, kind, float(bounds[0]), float(bounds[1])))
+    return StudySpec(
+        name=file.name, task=file.task,
+        data=data,
+        model=ModelAxis(tuple(m.sizes), m.knob, m.min_size, m.max_size),
+        metric=file.metric,
+        seeds=tuple(range(file.seeds)) if isinstance(file.seeds, int) else tuple(file.seeds),
+        train=dict(file.train),
+        search=SearchSpec(s.method, s.samples, s.refine, s.margin, s.seed, tuple(params),
+                          s.param_samples, s.sampler),
+        execution=ExecutionSpec(e.max_attempts, e.heartbeat_s, e.stale_after_s, e.cpus_per_run,
+                                e.gpus_per_run),
+        budget=BudgetSpec(b.max_factor, b.tail, b.margin),
+        description=file.description,
+        eps0=file.eps0,
+    )
 
 
 def params_key(params: Mapping[str, Any]) -> str:
@@ -414,284 +445,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(float(value)))
-
-
-class _Validator:
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-    def fail(self, name: str, rule: str, got: Any) -> InputError:
-        return invalid_parameter(name, self.where, rule, got)
-
-    def check_fields(self, table: Mapping[str, Any], section: str) -> None:
-        allowed = _FIELDS[section]
-        prefix = f"{section}." if section else ""
-        for key in table:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-                hint = (f"a known field (did you mean {prefix + close[0]!r}?)" if close
-                        else f"a known field ({', '.join(allowed)})")
-                raise self.fail(prefix + str(key), hint, key)
-
-    def table(self, raw: Mapping[str, Any], key: str, required: bool) -> Mapping[str, Any]:
-        if key not in raw:
-            if required:
-                raise self.fail(key, "a table (it is required)", None)
-            return {}
-        value = raw[key]
-        if not isinstance(value, Mapping):
-            raise self.fail(key, "a table", value)
-        return value
-
-    def integer(self, name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
-        ok = _is_int(value) and (lo is None or value >= lo) and (hi is None or value <= hi)
-        if not ok:
-            raise self.fail(name, _range_rule("an integer", lo, hi), value)
-        return int(value)
-
-    def number(self, name: str, value: Any, lo: float | None = None,
-               hi: float | None = None) -> float:
-        ok = _is_number(value) and (lo is None or value >= lo) and (hi is None or value <= hi)
-        if not ok:
-            raise self.fail(name, _range_rule("a number", lo, hi), value)
-        return float(value)
-
-    def string(self, name: str, value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(name, "a non-empty string", value)
-        return value
-
-    def spec(self, raw: Mapping[str, Any]) -> StudySpec:
-        if not isinstance(raw, Mapping):
-            raise InputError(f"The study spec must be a table (a dict). Got {raw!r} instead.")
-        self.check_fields(raw, "")
-        if "name" not in raw:
-            raise self.fail("name", "a string (it is required)", None)
-        name = raw["name"]
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise self.fail("name", "1-100 characters from A-Z a-z 0-9 . _ -", name)
-        if "task" not in raw:
-            raise self.fail("task", "a string (it is required)", None)
-        task = raw["task"]
-        if not isinstance(task, str) or not (task in BUILTIN_TASKS or _TASK_RE.match(task)):
-            raise self.fail(
-                "task", f"a built-in task ({', '.join(sorted(BUILTIN_TASKS))}) or "
-                "'package.module:function'", task)
-        metric = self.string("metric", raw.get("metric", "val_error"))
-        description = raw.get("description", "")
-        if not isinstance(description, str):
-            raise self.fail("description", "a string", description)
-        eps0 = raw.get("eps0")
-        if eps0 is not None:
-            if not _is_number(eps0) or eps0 <= 0:
-                raise self.fail("eps0", "a number > 0 (the random-guess error of the metric)", eps0)
-            eps0 = float(eps0)
-        seeds = self.seeds(raw.get("seeds", 1))
-        data = self.data(self.table(raw, "data", required=True))
-        model = self.model(self.table(raw, "model", required=True))
-        train = self.train(self.table(raw, "train", required=False))
-        search = self.search(self.table(raw, "search", required=False))
-        for param in search.params:
-            if param.name in train:
-                raise self.fail(f"search.params.{param.name}",
-                                f"declared once (it is also in [train]; remove train.{param.name})",
-                                train[param.name])
-            if param.name == "validation_size" and data.validation_size is not None:
-                raise self.fail("search.params.validation_size",
-                                "absent when 'data.validation_size' is given", param.to_dict())
-        budget = self.budget(self.table(raw, "budget", required=False))
-        execution = self.execution(self.table(raw, "execution", required=False))
-        return StudySpec(name=name, task=task, data=data, model=model, metric=metric, seeds=seeds,
-                         train=train, search=search, execution=execution, budget=budget,
-                         description=description, eps0=eps0)
-
-    def seeds(self, value: Any) -> tuple[int, ...]:
-        if _is_int(value):
-            return tuple(range(self.integer("seeds", value, 1, 1000)))
-        rule = "an integer in [1, 1000] or a non-empty list of distinct integers >= 0"
-        if not isinstance(value, list | tuple) or not value:
-            raise self.fail("seeds", rule, value)
-        if not all(_is_int(v) and v >= 0 for v in value) or len(set(value)) != len(value):
-            raise self.fail("seeds", rule, value)
-        return tuple(int(v) for v in value)
-
-    def data(self, table: Mapping[str, Any]) -> DataAxis:
-        self.check_fields(table, "data")
-        data_seed = self.integer("data.data_seed", table.get("data_seed", 0), 0)
-        validation = table.get("validation_size")
-        validation_size = (None if validation is None
-                           else self.integer("data.validation_size", validation, 1))
-        if "shard_sizes" in table:
-            for other in ("min_shard_size", "max_shard_size", "growth"):
-                if other in table:
-                    raise self.fail(f"data.{other}", "absent when 'data.shard_sizes' is given",
-                                    table[other])
-            sizes = table["shard_sizes"]
-            rule = "a list of at least 2 strictly increasing integers >= 1"
-            if (not isinstance(sizes, list | tuple) or len(sizes) < 2
-                    or not all(_is_int(s) and s >= 1 for s in sizes)
-                    or any(b <= a for a, b in itertools.pairwise(sizes))):
-                raise self.fail("data.shard_sizes", rule, sizes)
-            return DataAxis(tuple(int(s) for s in sizes), None, data_seed, validation_size)
-        if "min_shard_size" not in table:
-            raise self.fail("data.min_shard_size",
-                            "an integer >= 1 (it is required unless 'data.shard_sizes' is given)",
-                            None)
-        lo = self.integer("data.min_shard_size", table["min_shard_size"], 1)
-        if "max_shard_size" not in table:
-            raise self.fail("data.max_shard_size",
-                            "an integer (it is required unless 'data.shard_sizes' is given)", None)
-        hi = table["max_shard_size"]
-        if not _is_int(hi) or hi <= lo:
-            raise self.fail("data.max_shard_size",
-                            f"an integer > 'data.min_shard_size' ({lo})", hi)
-        growth = self.number("data.growth", table.get("growth", 2.0), 1.2, 10)
-        return DataAxis(geometric_shard_sizes(lo, int(hi), growth), growth, data_seed,
-                        validation_size)
-
-    def model(self, table: Mapping[str, Any]) -> ModelAxis:
-        self.check_fields(table, "model")
-        knob = self.string("model.knob", table.get("knob", "width"))
-        if "sizes" not in table:
-            raise self.fail("model.sizes", "a list of numbers (it is required)", None)
-        sizes = table["sizes"]
-        rule = "a non-empty, strictly increasing list of numbers > 0"
-        if (not isinstance(sizes, list | tuple) or not sizes
-                or not all(_is_number(s) and s > 0 for s in sizes)
-                or any(b <= a for a, b in itertools.pairwise(sizes))):
-            raise self.fail("model.sizes", rule, sizes)
-        min_size = table.get("min_size")
-        if min_size is not None and (not _is_number(min_size) or not 0 < min_size <= sizes[0]):
-            raise self.fail("model.min_size",
-                            f"a number > 0 and <= the smallest of 'model.sizes' ({sizes[0]:g})",
-                            min_size)
-        max_size = table.get("max_size")
-        if max_size is not None and (not _is_number(max_size) or max_size < sizes[-1]):
-            raise self.fail("model.max_size",
-                            f"a number >= the largest of 'model.sizes' ({sizes[-1]:g})", max_size)
-        return ModelAxis(tuple(sizes), knob, min_size, max_size)
-
-    def train(self, table: Mapping[str, Any]) -> dict[str, Any]:
-        def check(name: str, value: Any) -> None:
-            if isinstance(value, _dt.date | _dt.time | _dt.datetime):
-                raise self.fail(name, "a string, number, boolean, list or table (not a date)",
-                                value)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise self.fail(name, "a finite number", value)
-            if isinstance(value, Mapping):
-                for k, v in value.items():
-                    check(f"{name}.{k}", v)
-            elif isinstance(value, list | tuple):
-                for i, v in enumerate(value):
-                    check(f"{name}[{i}]", v)
-
-        for key, value in table.items():
-            if str(key).startswith("_"):
-                raise self.fail(f"train.{key}",
-                                "a name that does not start with '_' (reserved for the engine)",
-                                key)
-            check(f"train.{key}", value)
-        return dict(_plain(dict(table)))
-
-    def search(self, table: Mapping[str, Any]) -> SearchSpec:
-        self.check_fields(table, "search")
-        method = table.get("method", "hestness")
-        if method not in ("grid", "hestness"):
-            raise self.fail("search.method", "one of 'grid', 'hestness'", method)
-        samples = self.integer("search.samples", table.get("samples", 3), 1, 1000)
-        refine = table.get("refine", True)
-        if not isinstance(refine, bool):
-            raise self.fail("search.refine", "a boolean (true or false)", refine)
-        margin = self.integer("search.margin", table.get("margin", 0), 0, 100)
-        seed = self.integer("search.seed", table.get("seed", 0), 0)
-        params_table = table.get("params", {})
-        if not isinstance(params_table, Mapping):
-            raise self.fail("search.params", "a table of hyperparameter ranges, e.g. "
-                            "lr = { log = [1e-4, 1e-1] }", params_table)
-        params = tuple(self.param(str(k), v) for k, v in params_table.items())
-        param_samples = self.integer("search.param_samples", table.get("param_samples", 8),
-                                     1, 1000)
-        sampler = table.get("sampler", "halton")
-        if sampler not in SAMPLERS:
-            raise self.fail("search.sampler", f"one of {', '.join(map(repr, SAMPLERS))}", sampler)
-        return SearchSpec(method, samples, refine, margin, seed, params, param_samples, sampler)
-
-    def param(self, key: str, value: Any) -> ParamSpace:
-        name = f"search.params.{key}"
-        example = "{ log = [1e-4, 1e-1] }, { uniform = [0, 0.1] }, { int = [1, 4] } or " \
-                  "{ choice = [\"adam\", \"sgd\"] }"
-        if key.startswith("_") or not key.strip():
-            raise self.fail(name, "a name that does not start with '_' (reserved for the "
-                            "engine)", key)
-        if not isinstance(value, Mapping) or len(value) != 1 or next(iter(value)) not in PARAM_KINDS:
-            raise self.fail(name, f"a table with one of {', '.join(PARAM_KINDS)}: {example}",
-                            _plain(value))
-        kind, bounds = next(iter(value.items()))
-        if kind == "choice":
-            if (not isinstance(bounds, list | tuple) or not bounds
-                    or not all(isinstance(c, str | int | float | bool) for c in bounds)
-                    or len({json.dumps(c) for c in bounds}) != len(bounds)):
-                raise self.fail(f"{name}.choice", "a non-empty list of distinct strings, numbers "
-                                "or booleans", _plain(bounds))
-            return ParamSpace(key, kind, choices=tuple(bounds))
-        pair_ok = (isinstance(bounds, list | tuple) and len(bounds) == 2
-                   and all(_is_number(b) for b in bounds) and bounds[0] < bounds[1])
-        if kind == "int":
-            if not pair_ok or not all(_is_int(b) for b in bounds):
-                raise self.fail(f"{name}.int", "a list [low, high] of integers with low < high",
-                                _plain(bounds))
-        elif kind == "log":
-            if not pair_ok or bounds[0] <= 0:
-                raise self.fail(f"{name}.log", "a list [low, high] of numbers with 0 < low < high",
-                                _plain(bounds))
-        elif not pair_ok:
-            raise self.fail(f"{name}.uniform", "a list [low, high] of numbers with low < high",
-                            _plain(bounds))
-        return ParamSpace(key, kind, float(bounds[0]), float(bounds[1]))
-
-    def budget(self, table: Mapping[str, Any]) -> BudgetSpec:
-        self.check_fields(table, "budget")
-        factor = self.number("budget.max_factor", table.get("max_factor", 8.0), 1, 1024)
-        tail = table.get("tail", 0.2)
-        if not _is_number(tail) or not 0 < tail < 1:
-            raise self.fail("budget.tail", "a number in (0, 1): the end share of the budget "
-                            "where a best step means the run was budget-limited", tail)
-        margin = self.number("budget.margin", table.get("margin", 0.05), 0, 1000)
-        return BudgetSpec(factor, float(tail), margin)
-
-    def execution(self, table: Mapping[str, Any]) -> ExecutionSpec:
-        self.check_fields(table, "execution")
-        attempts = self.integer("execution.max_attempts", table.get("max_attempts", 2), 1, 100)
-        heartbeat = self.number("execution.heartbeat_s", table.get("heartbeat_s", 5.0), 0.05,
-                                3600)
-        stale = self.number("execution.stale_after_s", table.get("stale_after_s", 60.0), 0.1,
-                            86400)
-        if stale < 2 * heartbeat:
-            raise self.fail("execution.stale_after_s",
-                            f"at least twice 'execution.heartbeat_s' ({2 * heartbeat:g})",
-                            table.get("stale_after_s", 60.0))
-        cpus = self.number("execution.cpus_per_run", table.get("cpus_per_run", 1.0), 0.01, 1024)
-        gpus = self.number("execution.gpus_per_run", table.get("gpus_per_run", 0.0), 0, 64)
-        return ExecutionSpec(attempts, heartbeat, stale, cpus, gpus)
-
-
-def _range_rule(kind: str, lo: float | None, hi: float | None) -> str:
-    if lo is not None and hi is not None:
-        return f"{kind} in [{lo:g}, {hi:g}]"
-    if lo is not None:
-        return f"{kind} >= {lo:g}"
-    if hi is not None:
-        return f"{kind} <= {hi:g}"
-    return kind
 
 
 def geometric_shard_sizes(min_size: int, max_size: int, growth: float) -> tuple[int, ...]:
