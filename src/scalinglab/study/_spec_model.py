@@ -504,7 +504,7 @@ def _house_error(exc: ValidationError, raw: dict[str, Any], where: str) -> Input
     parts, field, owner, _ = _locate(error["loc"])
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "spec_rule":
-        parts = [*parts, *([ctx["at"]] if ctx["at"] else [])]
+        parts = [*parts, *(ctx["at"].split(".") if ctx["at"] else [])]
         rule = ctx["rule"]
         got = ctx["got"] if "got" in ctx else _lookup(raw, parts)
     elif kind == "extra_forbidden":
