@@ -1,6 +1,6 @@
 """Benchmarks of the study engine (issue 4).
 
-    python benchmarks/engine.py [--quick]
+    python benchmarks/engine.py [--quick] [--only-overhead] [--repeat N]
 
 1. Scheduling overhead per run: 2,000 runs of a no-op task (the synthetic task with one
    epoch), 1 local worker, SQLite. Goal <= 2 ms per run (issue 15; Optuna + SQLite: ~19 ms
@@ -47,18 +47,28 @@ def _busy_span_s(db: Path, name: str) -> float:
     return (end - start).total_seconds()
 
 
-def overhead(tmp: Path, n_runs: int) -> None:
+def overhead(tmp: Path, n_runs: int, repeat: int = 1) -> None:
+    """Section 1, ``repeat`` times on fresh databases; with 2 or more, the min and median."""
     n_seeds = n_runs // 200
-    spec = _spec("noop", 10, 20, n_seeds)
-    t0 = time.perf_counter()
-    summary = run_study(spec, storage=tmp / "noop.db", workers=1, progress=False)
-    wall = time.perf_counter() - t0
-    assert summary.n_complete == n_runs, summary
-    span = _busy_span_s(tmp / "noop.db", "noop")
-    print(f"[1] scheduling overhead, no-op task, {n_runs} runs, 1 worker, SQLite:")
-    print(f"    {1000 * wall / n_runs:.2f} ms/run end to end (wall {wall:.2f} s incl. worker "
-          f"start and planning); {1000 * span / n_runs:.2f} ms/run in steady state "
-          f"(first claim to last finish). Goal <= 2 ms.")
+    steady, whole = [], []
+    for i in range(repeat):
+        spec = _spec("noop", 10, 20, n_seeds)
+        db = tmp / f"noop{i}.db"
+        t0 = time.perf_counter()
+        summary = run_study(spec, storage=db, workers=1, progress=False)
+        wall = time.perf_counter() - t0
+        assert summary.n_complete == n_runs, summary
+        span = _busy_span_s(db, "noop")
+        steady.append(1000 * span / n_runs)
+        whole.append(1000 * wall / n_runs)
+        print(f"[1] scheduling overhead, no-op task, {n_runs} runs, 1 worker, SQLite:")
+        print(f"    {whole[-1]:.2f} ms/run end to end (wall {wall:.2f} s incl. worker "
+              f"start and planning); {steady[-1]:.2f} ms/run in steady state "
+              f"(first claim to last finish). Goal <= 2 ms.")
+    if repeat > 1:
+        print(f"    {repeat} repeats: steady state min {min(steady):.2f}, median "
+              f"{float(np.median(steady)):.2f} ms/run; end to end min {min(whole):.2f}, "
+              f"median {float(np.median(whole)):.2f} ms/run.")
 
 
 def throughput(tmp: Path, n_runs: int, burn_s: float) -> None:
@@ -150,14 +160,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
     parser.add_argument("--only-ray", action="store_true", help="only section 4")
     parser.add_argument("--no-ray", action="store_true", help="skip section 4")
+    parser.add_argument("--only-overhead", action="store_true", help="only section 1")
+    parser.add_argument("--repeat", type=int, default=1, help="repeats of section 1 (min, median)")
     args = parser.parse_args()
+    if args.only_overhead:
+        with tempfile.TemporaryDirectory() as name:
+            overhead(Path(name), 400 if args.quick else 2000, max(1, args.repeat))
+        return
     if args.only_ray:
         with tempfile.TemporaryDirectory() as name:
             ray_executor(Path(name), 400 if args.quick else 2000, 20 if args.quick else 60, 0.1)
         return
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        overhead(tmp, 400 if args.quick else 2000)
+        overhead(tmp, 400 if args.quick else 2000, max(1, args.repeat))
         throughput(tmp, 20 if args.quick else 60, 0.1)
         aggregation(tmp, 10_000 if args.quick else 100_000)
         if not args.no_ray:

@@ -78,7 +78,16 @@ def test_converged_from_runs():
                          "seed": [0, 1, 0, 1, 0], "budget_limited": [0.0, 0.0, 1.0, np.nan, 1.0]})
     check = check_converged(best, runs)
     assert check.status == "fail" and "1 of 3" in check.reason and "256" in check.reason
+    assert "runs of the best-fit models" in check.reason
     assert check_converged(best, runs.assign(budget_limited=[0.0, 0, 0, 0, 1])).status == "ok"
+    # One row per shard's best cell (seed -1, the engine's verdict): counted as cells, not runs.
+    cells = pd.DataFrame({"shard_size": [128, 256], "model_size": [4.0, 8.0], "seed": [-1, -1],
+                          "budget_limited": [0.0, 0.0]})
+    ok = check_converged(best, cells)
+    assert ok.status == "ok" and "none of the 2 best-fit cells (one per shard" in ok.reason
+    assert "runs" not in ok.reason
+    bad = check_converged(best, cells.assign(budget_limited=[0.0, 1.0]))
+    assert bad.status == "fail" and bad.reason.startswith("1 of 2 best-fit cells")
     assert check_converged(best, None).status == "warning"
 
 

@@ -59,3 +59,34 @@ def test_bad_inputs_are_input_errors() -> None:
         sk.train(Trial.standalone(shard_size=5000, model_size=2))
     with pytest.raises(InputError, match="'dataset'"):
         sk.train(Trial.standalone(shard_size=64, model_size=2, params={"dataset": "mnist"}))
+
+
+def test_partial_fit_epochs_follow_trial_budget() -> None:
+    # patience larger than any epoch count: the run trains its whole epoch budget.
+    params = {"patience": 1000, "epochs_budget": 20.0}
+    runs = {b: Trial.standalone(shard_size=64, model_size=4, params=params, budget=b)
+            for b in (1.0, 2.0)}
+    out = {b: sk.train(t) for b, t in runs.items()}
+    assert all(t.budget_aware for t in runs.values())
+    # clip(ceil(20 / 1), 20, 200) = 20 epochs at budget 1, twice that at budget 2.
+    assert out[1.0]["max_steps"] == out[1.0]["epochs"] == 20
+    assert out[2.0]["max_steps"] == out[2.0]["epochs"] == 40
+    assert len(runs[2.0].reports) == 40
+
+
+def test_iteration_limit_follows_trial_budget_for_a_fit_once_estimator() -> None:
+    params = {"estimator": "logistic", "size_param": "C", "estimator_params": {"max_iter": 2}}
+    short = Trial.standalone(shard_size=512, model_size=1.0, params=params, budget=1.0)
+    longer = Trial.standalone(shard_size=512, model_size=1.0, params=params, budget=4.0)
+    a, b = sk.train(short), sk.train(longer)
+    assert short.budget_aware and longer.budget_aware
+    assert a["max_steps"] == 2 and b["max_steps"] == 8
+    # The single point sits at the iterations used: at the limit for 2 iterations.
+    assert short.reports[-1].step == 2
+    assert 2 < longer.reports[-1].step <= 8
+
+
+def test_an_estimator_without_an_iteration_budget_does_not_read_it() -> None:
+    trial = Trial.standalone(shard_size=128, model_size=4, params={"estimator": "random_forest"})
+    out = sk.train(trial)
+    assert not trial.budget_aware and "max_steps" not in out

@@ -117,15 +117,20 @@ def check_converged(best_cells: pd.DataFrame, runs: pd.DataFrame | None) -> Chec
                      "no best-fit run records whether its step budget ran out: convergence not checked")
     limited = merged[known & (merged["budget_limited"] > 0.5)]
     n_known = int(known.sum())
+    # One row per run, or one per shard's best-fit cell (seed -1: the engine's verdict on
+    # the cell at its final budget); the message counts what the rows are.
+    per_cell = "seed" in merged and bool((merged["seed"] < 0).all())
+    unit = ("best-fit cells (one per shard, at its final budget)" if per_cell
+            else "runs of the best-fit models")
     if limited.empty:
         extra = "" if known.all() else f" ({int((~known).sum())} unknown)"
         return Check("converged", "ok",
-                     f"none of the {n_known} runs of the best-fit models was budget-limited{extra}")
+                     f"none of the {n_known} {unit} was budget-limited{extra}")
     shards = sorted({int(v) for v in limited["shard_size"]})
     shown = ", ".join(str(s) for s in shards[:6]) + (", ..." if len(shards) > 6 else "")
     return Check(
         "converged", "fail",
-        f"{len(limited)} of {n_known} runs of the best-fit models were budget-limited (best "
+        f"{len(limited)} of {n_known} {unit} were budget-limited (best "
         f"evaluation in the last {int(100 * BUDGET_TAIL)}% of the steps, or stopped at the step "
         f"cap) on shards {shown}: their errors are upper bounds; give the runs more steps "
         "(epochs, step_cap) and rerun",

@@ -33,12 +33,17 @@ Optimizer
 
 Training length and early stopping
     An estimator with ``partial_fit`` (the MLP, ``SGDClassifier``, ...) is trained one
-    epoch at a time for ``max_epochs = clip(ceil(epochs_budget / max(1, n / 1000)), 20,
-    200)`` epochs (defaults: ``epochs_budget`` 2,000, so small shards get 200 epochs
-    and large shards fewer, the number of gradient steps staying roughly constant),
-    with the validation error reported after each and early stopping after ``patience``
-    (default 10) epochs without improvement. Any other estimator is fitted once and
-    reports a single point.
+    epoch at a time for ``max_epochs = ceil(budget * clip(ceil(epochs_budget / max(1, n /
+    1000)), 20, 200))`` epochs (defaults: ``epochs_budget`` 2,000, so small shards get 200
+    epochs and large shards fewer, the number of gradient steps staying roughly constant;
+    ``budget`` is :attr:`Trial.budget`, 1 for a first run, 2, 4, ... when the engine reruns
+    a budget-limited cell), with the validation error reported after each and early
+    stopping after ``patience`` (default 10) epochs without improvement; ``max_steps`` in
+    the final metrics is ``max_epochs``. Any other estimator is fitted once and reports a
+    single point; one with an iteration limit ``max_iter`` (``LogisticRegression``, ...,
+    unless ``max_iter`` is the size knob) gets ``ceil(budget * max_iter)`` iterations and
+    reports its point at the iterations it used (``n_iter_``), with ``max_steps`` its
+    limit, so a fit that stopped at the limit is budget-limited and is rerun longer.
 
 Metric
     ``val_error``: 1 - accuracy on the validation part. ``n_params``: the number of
@@ -52,6 +57,7 @@ import functools
 import importlib
 import math
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -246,6 +252,17 @@ def train(trial: Trial) -> dict[str, float]:
         kwargs.setdefault("learning_rate_init", reader.number("lr", 1e-3, minimum=0.0,
                                                               exclusive_minimum=True))
     estimator = cls(**kwargs)
+    # The budget (Trial.budget) scales the epochs of a partial_fit estimator, or the
+    # iteration limit of one fitted once; an estimator with neither has no budget to extend.
+    partial = hasattr(estimator, "partial_fit")
+    iter_limit = None
+    base_iter = estimator.get_params().get("max_iter")
+    if partial:
+        budget = trial.budget
+    elif (size_param != "max_iter" and isinstance(base_iter, int)
+          and not isinstance(base_iter, bool) and base_iter > 0):
+        iter_limit = math.ceil(trial.budget * base_iter)
+        estimator.set_params(max_iter=iter_limit)
 
     start = time.perf_counter()
     classes = np.unique(y_pool)
@@ -253,8 +270,9 @@ def train(trial: Trial) -> dict[str, float]:
     errors: list[float] = []
     # One BLAS/OpenMP thread per worker, as for torch: the engine runs one process per core.
     with threadpoolctl.threadpool_limits(limits=1):
-        if hasattr(estimator, "partial_fit"):
-            max_epochs = int(np.clip(math.ceil(epochs_budget / max(1.0, len(y) / 1000)), 20, 200))
+        if partial:
+            base_epochs = int(np.clip(math.ceil(epochs_budget / max(1.0, len(y) / 1000)), 20, 200))
+            max_epochs = math.ceil(budget * base_epochs)
             since_best = 0
             for epoch in range(1, max_epochs + 1):
                 estimator.partial_fit(x, y, classes=classes)
@@ -266,19 +284,42 @@ def train(trial: Trial) -> dict[str, float]:
                 if since_best >= patience or trial.should_stop():
                     break
         else:
-            estimator.fit(x, y)
+            with warnings.catch_warnings():
+                # Stopping at max_iter is what the budget facts record; no warning needed.
+                warnings.simplefilter("ignore", category=_convergence_warning())
+                estimator.fit(x, y)
             error = float(np.mean(estimator.predict(x_val) != y_val))
-            trial.report(0, error)
+            used = _iterations(estimator) if iter_limit is not None else None
+            trial.report(0 if used is None else used, error)
             errors.append(error)
             epochs = 1
     n_params = count_fitted_parameters(estimator)
-    return {
+    out = {
         "val_error": errors[-1],
         "min_val_error": min(errors),
         "n_params": float(n_params if n_params is not None else trial.model_size),
         "epochs": float(epochs),
         "train_time_s": time.perf_counter() - start,
     }
+    if partial:
+        out["max_steps"] = float(max_epochs)
+    elif iter_limit is not None and _iterations(estimator) is not None:
+        out["max_steps"] = float(iter_limit)
+    return out
+
+
+def _convergence_warning() -> type[Warning]:
+    exceptions = require_extra("sklearn.exceptions", "sklearn")
+    return exceptions.ConvergenceWarning  # type: ignore[no-any-return]
+
+
+def _iterations(estimator: Any) -> int | None:
+    """Iterations a fitted estimator used (the largest ``n_iter_``), or None."""
+    n_iter = getattr(estimator, "n_iter_", None)
+    if n_iter is None:
+        return None
+    value = int(np.max(np.asarray(n_iter)))
+    return value if value > 0 else None
 
 
 INIT_SPEC = """\
