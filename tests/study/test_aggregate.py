@@ -312,3 +312,89 @@ def test_a_partially_stored_spec_gives_its_seeds_and_the_default_metric(tmp_path
     # Runs in other states are read too (the size status counts them) but never scored.
     assert curves.cell_n_seeds.tolist() == [2, 2]
     storage.close()
+
+
+def test_curves_built_directly_get_empty_params_and_default_budget_facts():
+    from scalinglab.study import StudyCurves
+
+    one, two = np.array([0]), np.array([0, 0])
+    curves = StudyCurves(
+        study="d", metric="m", seeds=np.array([0]), shard_index=one, shard_size=np.array([10]),
+        best_model_size=np.array([1.0]), best_n_params=np.array([5.0]),
+        median_min_val_error=np.array([0.5]), cell_shard_index=two, cell_shard_size=np.array([10, 10]),
+        cell_model_size=np.array([1.0, 2.0]), cell_n_params=np.array([5.0, 9.0]),
+        cell_median_min_val_error=np.array([0.5, 0.6]), cell_n_seeds=np.array([1, 1]),
+        cell_seed_scores=np.array([[0.5], [0.6]]))
+    assert curves.best_params == ({},) and curves.cell_params == ({}, {})
+    assert curves.best_budget.tolist() == [1.0] and curves.cell_budget.tolist() == [1.0, 1.0]
+    assert curves.best_budget_limited.dtype == bool and curves.best_budget_limited.tolist() == [False]
+    assert curves.cell_budget_limited.dtype == bool and curves.cell_budget_limited.tolist() == [False, False]
+    assert curves.best_size_status.tolist() == [""]
+    assert curves.to_dict()["shards"][0]["size_status"] == ""
+    assert curves.to_dict()["shards"][0]["budget_limited"] is False
+    for name in ("best_budget", "cell_budget_limited", "best_size_status", "shard_size"):
+        assert not getattr(curves, name).flags.writeable, name
+    # Given params of the wrong length are replaced; the right length is kept.
+    kept = StudyCurves(**{**vars(curves), "best_params": ({"lr": 1},), "cell_params": ({"lr": 1},)})
+    assert kept.best_params == ({"lr": 1},) and kept.cell_params == ({}, {})
+
+
+def test_tuned_params_and_true_flags_reach_the_frames_and_dict():
+    only = aggregate_runs(_budget_frame().iloc[[0, 1, 2, 3, 4, 7]], tuned=("lr",))
+    assert only.to_frame()["lr"].tolist() == [0.1]
+    d = only.to_dict()
+    assert d["shards"][0]["lr"] == 0.1 and d["shards"][0]["budget_limited"] is True
+    assert d["shards"][0]["budget"] == 2 and [c["budget_limited"] for c in d["cells"]] == [True, False]
+
+
+def _store_full_spec_study(path):
+    """A study stored with a full spec (model sizes 1, 2, 4; two seeds): shard 0's best size is
+    the smallest, shard 1's the middle one, shard 2's the largest; one run of shard 1 fails."""
+    from scalinglab.storage import CurvePoint, PlannedRun, RunState, open_storage
+    from scalinglab.study import StudySpec
+
+    spec = StudySpec.from_dict({"name": "full", "task": "synthetic", "seeds": 2, "metric": "val_loss",
+                                "data": {"shard_sizes": [100, 200, 400]},
+                                "model": {"sizes": [1, 2, 4]}, "search": {"method": "grid"}})
+    storage = open_storage(f"sqlite:///{path}")
+    record = storage.create_study("full", "synthetic", spec.to_dict())
+    best = {0: 1.0, 1: 2.0, 2: 4.0}
+    planned = [PlannedRun(i, n, s, seed, spec.config_key, params=spec.params)
+               for i, n in enumerate((100, 200, 400)) for s in (1.0, 2.0, 4.0) for seed in (0, 1)]
+    storage.add_runs(record.id, planned)
+    while (run := storage.claim_run(record.id, "w")) is not None:
+        if run.shard_index == 1 and run.model_size == 4.0 and run.seed == 1:
+            storage.fail_run(run.id, "w", "boom", max_attempts=1)
+            continue
+        value = 0.1 + 0.01 * abs(np.log2(run.model_size / best[run.shard_index])) + 0.001 * run.seed
+        storage.finish_run(run.id, "w", state=RunState.COMPLETE, points=[CurvePoint(0, value)],
+                           score=value, n_params=10 * run.model_size, final_metrics={},
+                           duration_s=0.0)
+    return storage
+
+
+def test_study_curves_and_checks_of_a_study_with_a_full_spec(tmp_path):
+    from scalinglab import InputError
+    from scalinglab.study import study_checks, study_curves
+
+    storage = _store_full_spec_study(tmp_path / "f.db")
+    curves = study_curves("full", storage)
+    assert curves.study == "full" and curves.metric == "val_loss" and curves.seeds.tolist() == [0, 1]
+    assert curves.best_model_size.tolist() == [1.0, 2.0, 4.0]
+    assert curves.best_size_status.tolist() == ["min_size", "interior", "max_size"]
+    assert curves.median_min_val_error.tolist() == pytest.approx([0.1005, 0.1005, 0.1005])
+    assert curves.cell_n_seeds.tolist() == [2, 2, 2, 2, 2, 1, 2, 2, 2]  # the failed run is left out
+    # A tolerance reaches the aggregation: within 20%, the smallest model of every shard.
+    loose = study_curves("full", storage, size_tolerance=0.2)
+    assert loose.best_model_size.tolist() == [1.0, 1.0, 1.0]
+    assert loose.best_size_status.tolist() == ["min_size"] * 3
+    checks = study_checks("full", storage)
+    assert checks["shard_size"].tolist() == [100, 200, 400]
+    assert checks["best_model_size"].tolist() == [1.0, 2.0, 4.0]
+    assert checks["size_status"].tolist() == ["min_size", "interior", "max_size"]
+    assert study_checks("full", storage, size_tolerance=0.2)["best_model_size"].tolist() == [1.0] * 3
+    with pytest.raises(InputError) as info:
+        study_checks("fulll", storage)
+    assert str(info.value) == (f"The 'study' parameter must name a study stored in "
+                               f"{storage.display_url} (did you mean 'full'?). Got 'fulll' instead.")
+    storage.close()
