@@ -235,7 +235,11 @@ def test_cell_details_read_budgets_keys_and_flags():
     bare = run_details(_frame(ROWS).assign(config_key="k"))
     assert set(bare["cell_key"]) == {"k"} and set(bare["budget"]) == {1.0}
     assert not bare["budget_limited"].any() and not bare["budget_aware"].any()
-    assert run_details(None).empty and "cell_key" in run_details(None).columns
+    assert run_details(None).empty and list(run_details(None).columns) == [
+        "shard_index", "shard_size", "model_size", "seed", "config_key", "state", "score",
+        "n_params", "cell_key", "budget", "cell_params", "budget_limited", "budget_aware"]
+    assert aggregate_runs(None, seeds=[0]).to_dict() == {  # type: ignore[arg-type]
+        "study": "", "metric": "val_error", "seeds": [0], "shards": [], "cells": []}
     assert run_details(details) is not details and run_details(details).equals(details)
 
 
