@@ -113,3 +113,45 @@ def test_ensemble_band_sd_is_member_spread_plus_extrapolation_plus_scatter():
     # The half-width is the normal quantile at 0.5 + level/2 times the sd.
     half = law.log_band_halfwidth(inside, params, 0.9, "prediction")
     np.testing.assert_allclose(half, 1.6448536269514722 * pred_in, rtol=1e-12)
+
+
+def test_bad_level_and_interval_are_refused_with_the_fix(fit):
+    from scalinglab import InputError
+
+    for level in (0.0, 1.0, 1.5, -0.1):
+        with pytest.raises(InputError) as info:
+            fit.predict([1000.0], level=level)
+        assert str(info.value) == f"The 'level' parameter must be in (0, 1). Got {level!r} instead."
+        with pytest.raises(InputError):
+            fit.intervals(level)
+        with pytest.raises(InputError):
+            fit.inverse([0.2], level=level)
+    with pytest.raises(InputError) as info:
+        fit.predict([1000.0], interval="band")
+    assert str(info.value) == ("The 'interval' parameter of FitResult.predict must be 'prediction' "
+                               "or 'confidence'. Got 'band' instead.")
+    assert fit.inverse([0.05]).reason == (
+        f"target [0.05] is not reachable: the fitted power_floor law approaches a floor of "
+        f"{fit.floor:.4g}; ask for a target above the floor")
+
+
+def test_ensemble_checks_members_and_weights_and_keeps_member_bounds():
+    from scalinglab.laws import Power, PowerFloor
+
+    ensemble = type(fit_law("auto", X, Y).law)  # the law="auto" ensemble's class
+    members = [("p", Power()), ("f", PowerFloor())]
+    with pytest.raises(ValueError, match=r"^The 'members' parameter of Ensemble must not be empty\.$"):
+        ensemble([], [])
+    for weights in ([1.0, -0.5], [0.0, 0.0], [1.0]):
+        with pytest.raises(ValueError, match=r"^The 'weights' parameter of Ensemble must be >= 0, one per member\.$"):
+            ensemble(members, weights)
+    law = ensemble(members, [1.0, 3.0])
+    assert law.weights.tolist() == [0.25, 0.75]
+    expected = [(f"{label}.{p.name}", p.lower, p.upper, p.log) for label, m in members for p in m.params]
+    assert [(p.name, p.lower, p.upper, p.log) for p in law.params] == expected
+    # A member without a floor (a pure power law) makes the ensemble's floor 0; with floors
+    # everywhere it is their weighted geometric mean.
+    pure = np.array([1.0, 0.5])
+    assert law.floor(np.concatenate([pure, [1.0, 0.5, 0.1]])) == 0.0
+    both = ensemble([("f", PowerFloor()), ("g", PowerFloor())], [1.0, 3.0])
+    assert both.floor([1.0, 0.5, 0.1, 1.0, 0.5, 0.4]) == pytest.approx(0.1**0.25 * 0.4**0.75)
