@@ -155,3 +155,28 @@ def test_ensemble_checks_members_and_weights_and_keeps_member_bounds():
     assert law.floor(np.concatenate([pure, [1.0, 0.5, 0.1]])) == 0.0
     both = ensemble([("f", PowerFloor()), ("g", PowerFloor())], [1.0, 3.0])
     assert both.floor([1.0, 0.5, 0.1, 1.0, 0.5, 0.4]) == pytest.approx(0.1**0.25 * 0.4**0.75)
+
+
+def test_ensemble_without_a_band_has_the_member_spread_alone_and_starts_from_its_members():
+    from scalinglab.laws import PowerFloor
+
+    ensemble = type(fit_law("auto", X, Y).law)
+    members = [("f", PowerFloor()), ("g", PowerFloor())]
+    law = ensemble(members, [1.0, 1.0])  # no band
+    params = [1.0, 0.5, 0.1, 2.0, 0.4, 0.1]
+    x = np.array([100.0, 1e6])
+    logs = law.member_log_predictions(x, params)
+    spread = np.sqrt(law.weights @ (logs - law.weights @ logs) ** 2)
+    for interval in ("prediction", "confidence"):  # no scatter, no extrapolation term
+        np.testing.assert_allclose(law.log_band_sd(x, params, interval=interval), spread, rtol=1e-12)
+    # The starting point is every member's best start, in member order.
+    start = law.starts(X, Y)
+    assert len(start) == 1
+    np.testing.assert_array_equal(start[0], np.concatenate([m.starts(X, Y)[0] for _, m in members]))
+
+
+def test_bootstrap_defaults_are_the_documented_ones(fit):
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(type(fit).bootstrap).parameters.items()}
+    assert defaults["n"] == 1000 and defaults["seed"] == 0 and defaults["n_jobs"] == 1
