@@ -253,7 +253,7 @@ def _page(text: str) -> dict:
         def __init__(self) -> None:
             super().__init__(convert_charrefs=True)
             self.out: dict = {"title": "", "h1": [], "h2": [], "h3": [], "cards": [], "tables": [],
-                              "sub": [], "note": [], "pre": [], "alts": [], "footer": []}
+                              "sub": [], "note": [], "pre": [], "alts": [], "footer": [], "stray": []}
             self.stack: list[tuple[str, str]] = []
             self.buffer: list[str] = []
 
@@ -297,6 +297,11 @@ def _page(text: str) -> dict:
 
         def handle_data(self, data):
             self.buffer.append(data)
+            inner = self.stack[-1] if self.stack else ("", "")
+            between = inner[0] in ("html", "head", "body", "main", "table", "tr", "") or (
+                inner[0] == "div" and inner[1] in ("cards", "grid2", "fig", "card"))
+            if data.strip() and between:
+                self.out["stray"].append(data)  # text between the page's blocks
 
     parser = Parts()
     # Void elements (meta, img) have no end tag: drop them from the stack as they open.
@@ -344,14 +349,15 @@ def test_the_page_shows_every_value_of_the_analysis(analysis, tmp_path):
     a = analysis
     lc = a.learning_curve
     spec = {"name": "x", "note": "n", "train": {"epochs": 3}}
-    path = write_report(tmp_path / "deeper" / "r.html", a, spec)
-    assert path == tmp_path / "deeper" / "r.html"
+    path = write_report(tmp_path / "two" / "deep" / "r.html", a, spec)
+    assert path == tmp_path / "two" / "deep" / "r.html"
     text = path.read_text(encoding="utf-8")
     assert text == render_report(a, spec)
     assert text.startswith("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>")
     assert "<meta name='viewport' content='width=device-width,initial-scale=1'>" in text
     assert text.endswith("</main></body></html>")
     page = _page(text)
+    assert page["stray"] == []
     pct = int(a.level * 100)
     assert pct == 90
     assert page["title"] == f"scalinglab report: {a.study}"
@@ -429,3 +435,38 @@ def test_the_page_shows_every_value_of_the_analysis(analysis, tmp_path):
     # Without a spec, no spec section; a title replaces the study's in the page's title and h1.
     bare = _page(render_report(a, title="T"))
     assert bare["title"] == "T" and bare["h1"] == ["T"] and "Study spec" not in bare["h2"]
+
+
+def test_the_other_branches_of_the_page(analysis):
+    """What the fixture's analysis does not reach: regions seen the other way round, notes, a
+    joint law not estimable, a joint backtest that ran, an unconverged fit."""
+    import dataclasses
+
+    a = analysis
+    lc = a.learning_curve
+    regions = dataclasses.replace(lc.regions, observed={"small_data": True, "power_law": True,
+                                                       "irreducible": False})
+    unconverged = dataclasses.replace(lc.fit, converged=False, message="stopped at max_nfev")
+    learning = dataclasses.replace(lc, regions=regions, fit=unconverged, notes=("lc note",))
+    jb = dataclasses.replace(a.joint.backtest, reason=None, n_train=12, n_cells=28,
+                             mean_relative_error=0.0123, std_relative_error=0.0456)
+    joint = dataclasses.replace(a.joint, backtest=jb)
+    other = dataclasses.replace(a, learning_curve=learning, joint=joint, notes=("study note",),
+                                not_estimable={**a.not_estimable, "joint": "too few cells"})
+    page = _page(render_report(other))
+    assert page["stray"] == []
+    assert page["tables"][0][1][3] == "yes" and page["tables"][0][2][3] == "no"
+    assert page["h2"][-1] == "Notes" and page["note"][-2:] == ["lc note", "study note"]
+    assert "joint law not estimable: too few cells" in page["note"]
+    assert page["sub"][2] == _fit_sub(unconverged)
+    assert page["sub"][2].startswith("NOT converged: stopped at max_nfev; ")
+    assert (f"Extrapolation backtest (Rosenfeld et al. 2020): fitted on the cells with n <= "
+            f"N/{_g(1 / jb.n_fraction)} and m <= M/{_g(1 / jb.m_fraction)}, scored on the 28 larger "
+            f"cells: mean relative error 1.23%, std 4.56%.") in page["sub"]
+    card = [c for c in page["cards"] if c[0] == "joint-law backtest (extrapolation)"]
+    head = other.headline()["joint_backtest"]
+    assert card == [["joint-law backtest (extrapolation)",
+                     f"{_g(100 * head['mean_relative_error'], 3)}% +- {_g(100 * head['std_relative_error'], 3)}%",
+                     f"fitted on {head['n_train']} cells with n <= N/{_g(1 / head['n_fraction'])}, "
+                     f"m <= M/{_g(1 / head['m_fraction'])}; relative error on {head['n_cells']} larger cells"]]
+    assert head["reason"] is None and head["n_train"] == 12
