@@ -174,9 +174,3 @@ def test_ensemble_without_a_band_has_the_member_spread_alone_and_starts_from_its
     assert len(start) == 1
     np.testing.assert_array_equal(start[0], np.concatenate([m.starts(X, Y)[0] for _, m in members]))
 
-
-def test_bootstrap_defaults_are_the_documented_ones(fit):
-    import inspect
-
-    defaults = {k: p.default for k, p in inspect.signature(type(fit).bootstrap).parameters.items()}
-    assert defaults["n"] == 1000 and defaults["seed"] == 0 and defaults["n_jobs"] == 1
