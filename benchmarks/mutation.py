@@ -14,13 +14,22 @@ Usage::
     nice -n 10 python benchmarks/mutation.py laws report --max-children 2
     python benchmarks/mutation.py --survivors laws   # after adding tests: re-test the survivors
     python benchmarks/mutation.py --summary laws     # only report a finished run
+    nice -n 10 python benchmarks/mutation.py report --sample 60   # a random sample, on a slow machine
+
+``--sample N`` tests N mutants drawn at random (``--seed``) from all of a module's mutants (those
+already decided keep their verdict) and reports the sample's killed fraction with its 95%
+Wilson interval: an unbiased estimate when the whole module does not fit in the time (a
+partial run in file order is not one: it scores the first functions only). It needs the
+mutants generated (one run without ``--sample``, interrupted or not).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -77,23 +86,63 @@ def prepare(module: str, scratch: Path) -> Path:
     return work
 
 
-def summarise(module: str, work: Path) -> dict[str, object]:
-    """Count mutmut's verdicts for ``module`` and list the survivors."""
+KILLED = ("killed", "timeout", "caught by type check")
+
+
+def verdicts(work: Path) -> dict[str, str]:
+    """mutmut's verdict of every generated mutant of the copy ``work`` (``not checked`` too)."""
     out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=work,
                          capture_output=True, text=True, check=False).stdout
-    verdicts: dict[str, str] = {}
+    found: dict[str, str] = {}
     for line in out.splitlines():
         name, sep, status = line.strip().rpartition(": ")
         if sep:
-            verdicts[name] = status
-    counts = Counter(verdicts.values())
+            found[name] = status
+    return found
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion k/n (95% by default)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def draw(names: list[str], size: int, seed: int) -> list[str]:
+    """``size`` of ``names`` at random, the same ones for the same seed and names."""
+    return sorted(random.Random(seed).sample(sorted(names), min(size, len(names))))
+
+
+def summarise_sample(module: str, work: Path, sample: list[str]) -> dict[str, object]:
+    """The killed fraction of a drawn sample of mutants, with its 95% interval."""
+    found = verdicts(work)
+    statuses = Counter(found.get(name, "not checked") for name in sample)
+    decided = [n for n in sample if found.get(n, "not checked") not in ("not checked", "skipped")]
+    killed = sum(1 for n in decided if found[n] in KILLED)
+    low, high = wilson(killed, len(decided))
+    summary = {
+        "module": module, "sample": len(sample), "of": len(found), "counts": dict(statuses),
+        "killed_fraction": killed / len(decided) if decided else None, "interval_95": [low, high],
+        "survivors": sorted(n for n in decided if found[n] in ("survived", "no tests")),
+    }
+    (work / "sample.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+    return summary
+
+
+def summarise(module: str, work: Path) -> dict[str, object]:
+    """Count mutmut's verdicts for ``module`` and list the survivors."""
+    found = verdicts(work)
+    counts = Counter(found.values())
     scored = sum(counts.values()) - counts.get("not checked", 0) - counts.get("skipped", 0)
-    killed = counts.get("killed", 0) + counts.get("timeout", 0) + counts.get("caught by type check", 0)
+    killed = sum(counts.get(k, 0) for k in KILLED)
     summary = {
         "module": module,
         "counts": dict(counts),
         "killed_fraction": killed / scored if scored else None,
-        "survivors": sorted(k for k, v in verdicts.items() if v in ("survived", "no tests")),
+        "survivors": sorted(k for k, v in found.items() if v in ("survived", "no tests")),
     }
     (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
     return summary
@@ -109,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-test only the survivors of the last run (after adding tests)")
     parser.add_argument("--fresh", action="store_true",
                         help="forget earlier results (mutmut keeps 'no tests' verdicts when tests are added)")
+    parser.add_argument("--sample", type=int, default=0, metavar="N",
+                        help="test N mutants drawn at random and estimate the killed fraction")
+    parser.add_argument("--seed", type=int, default=19, help="seed of the --sample draw")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in modules]
     if unknown:
@@ -120,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.fresh and not args.summary:
             shutil.rmtree(scratch / module / "mutants", ignore_errors=True)
         work = prepare(module, scratch) if not args.summary else scratch / module
+        if args.sample:
+            _run_sample(module, work, args, env)
+            continue
         if not args.summary:
             names: list[str] = []
             if args.survivors:
@@ -136,6 +191,27 @@ def main(argv: list[str] | None = None) -> int:
         for name in summary["survivors"]:  # type: ignore[union-attr]
             print(f"    survived: {name}", flush=True)
     return 0
+
+
+def _run_sample(module: str, work: Path, args: argparse.Namespace, env: dict[str, str]) -> None:
+    found = verdicts(work)
+    if not found:
+        raise SystemExit(f"{module}: no mutants generated yet in {work}; run it once without --sample")
+    sample = draw(list(found), args.sample, args.seed)
+    if not args.summary:
+        todo = [n for n in sample if found[n] == "not checked"]
+        if args.survivors:
+            todo += [n for n in sample if found[n] in ("survived", "no tests")]
+        if todo:
+            subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children),
+                            *todo], cwd=work, env=env, check=False)
+    summary = summarise_sample(module, work, sample)
+    fraction, (low, high) = summary["killed_fraction"], summary["interval_95"]  # type: ignore[misc]
+    shown = f"{fraction:.1%} [{low:.1%}, {high:.1%}]" if isinstance(fraction, float) else "n/a"
+    print(f"{module}: sample of {summary['sample']} of {summary['of']} mutants: killed {shown} "
+          f"{summary['counts']}", flush=True)
+    for name in summary["survivors"]:  # type: ignore[union-attr]
+        print(f"    survived: {name}", flush=True)
 
 
 if __name__ == "__main__":

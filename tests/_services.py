@@ -217,6 +217,13 @@ class RayCluster:
                     os.kill(pid, signal.SIGKILL)
         node.wait(30)
 
+    def signal_node(self, node: subprocess.Popen[bytes], signum: int) -> None:
+        """Send ``signum`` to every process of a node (SIGSTOP freezes it, SIGCONT thaws it)."""
+        for _ in range(3):  # a process may fork meanwhile
+            for pid in session_pids(node.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
+
     def wait_nodes(self, n: int, timeout_s: float = 60) -> None:
         """Wait until ``n`` nodes are alive in the cluster."""
         code = ("import ray,sys; ray.init(address=sys.argv[1], _node_ip_address=sys.argv[2], "

@@ -131,3 +131,25 @@ def test_to_dict_and_refusal(wide_fit):
     assert d["observed"] == r.observed
     with pytest.raises(ValueError, match="regions need an envelope fit; got 'power_floor'"):
         regions_from_envelope(fit_law("power_floor", wide_fit.x, wide_fit.y))
+
+
+@pytest.mark.parametrize("level", [0.9, 0.5])
+def test_boundary_intervals_hold_their_level_of_the_parameter_distribution(wide_fit, level):
+    """Each interval's ends are the (1 - level)/2 and (1 + level)/2 quantiles of the boundary
+    over parameter draws: checked on 20000 independent draws from N(theta, C) in fitted units.
+    The window is 4 sd of the rule's own 2000-draw quantile plus 3 sd of ours; a wrong quantile
+    such as 0.5 - level/3 is 0.15 (level 0.9) or 0.083 (level 0.5) away, outside it."""
+    r = regions_from_envelope(wide_fit, level=level)
+    log = np.array([p.log for p in wide_fit.law.params])
+    theta = np.random.default_rng(12345).multivariate_normal(
+        wide_fit.theta, np.nan_to_num(wide_fit.cov_theta), size=20000, method="svd")
+    alpha, c_inf, eta = np.where(log, np.exp(theta), theta).T
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        small = np.where(eta > c_inf, (eta - c_inf) ** (-1 / alpha), np.inf)
+        floor = np.where(c_inf > 0, c_inf ** (-1 / alpha), np.inf)
+    tail = (1 - level) / 2
+    window = 4 * math.sqrt(tail * (1 - tail) / 2000) + 3 * math.sqrt(tail * (1 - tail) / 20000)
+    for values, (lo, hi) in ((small, r.small_data_end_interval), (floor, r.irreducible_start_interval)):
+        assert lo < hi
+        assert np.mean(values < lo) == pytest.approx(tail, abs=window)
+        assert np.mean(values > hi) == pytest.approx(tail, abs=window)

@@ -4,8 +4,9 @@ The task records every execution (one file per call) before training; two CLI pr
 with two local workers each race on the same fresh database (migrations, study creation,
 planning and claims), and every planned run must have been executed exactly once.
 The first run of each worker waits until a worker of the other process has started one
-too, so that both processes take part however late the second one starts (under load
-the first could otherwise finish the study alone).
+too (a barrier on files the task writes, not a sleep), so that both processes take part
+however late the second one starts (under load the first could otherwise finish the study
+alone); a barrier that never opens fails the test instead of letting one process run alone.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ def record(trial):  # the task: importable as test_concurrent_runs:record
     # process itself): one parent, so one file, per process.
     barrier = Path(trial.params["barrier_dir"])
     (barrier / str(os.getppid())).touch()
-    deadline = time.monotonic() + 120  # heartbeats keep the claimed run alive meanwhile
-    while len(os.listdir(barrier)) < 2 and time.monotonic() < deadline:
+    # Wait for the state, never for a time: the deadline only turns a hang into a failure
+    # (the run fails, so the test's attempts == 1 fails too); heartbeats keep the claim alive.
+    deadline = time.monotonic() + 240
+    while len(os.listdir(barrier)) < 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the other `scalinglab run` process never started a run")
         time.sleep(0.05)
     return train(trial)
 

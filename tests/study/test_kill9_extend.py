@@ -1,7 +1,8 @@
 """Kill -9 the whole `scalinglab run` tree while it extends budgets and grows the grid (issue 15).
 
-The kills are aimed: one as soon as a budget-extension run is RUNNING, one as soon as a
-grid-growth run is RUNNING, then a few at random. The final `run` must leave exactly the runs
+The kills are aimed at states read from the database, never at a time: one as soon as a
+budget-extension run is RUNNING, one as soon as a grid-growth run is RUNNING, then three once
+the process has COMPLETEd one, two and three more runs and holds another RUNNING. The final `run` must leave exactly the runs
 of an uninterrupted study (same keys, each once COMPLETE, no failure) and the same curve.
 """
 
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -44,6 +45,29 @@ method = "grid"
 heartbeat_s = 0.5
 stale_after_s = 30.0
 """
+
+
+def _holding(db, pgid: int) -> tuple[int, bool]:
+    """(COMPLETE runs, whether a live process of group ``pgid`` holds a RUNNING run).
+
+    Worker ids are ``host:pid:...``; runs left RUNNING by killed processes do not count.
+    """
+    if not db.exists():
+        return 0, False
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        try:
+            complete = conn.execute("SELECT COUNT(*) FROM runs WHERE state = 'COMPLETE'").fetchone()[0]
+            workers = [str(w) for (w,) in conn.execute("SELECT worker FROM runs WHERE state = 'RUNNING'")]
+        finally:
+            conn.close()
+    except sqlite3.Error:  # the database is being created
+        return 0, False
+    held = False
+    for worker in workers:
+        with contextlib.suppress(IndexError, ValueError, ProcessLookupError):
+            held = held or os.getpgid(int(worker.split(":")[1])) == pgid
+    return int(complete), held
 
 
 def _phase_running(db, phase: int) -> bool:
@@ -86,13 +110,19 @@ def test_kill_minus_9_during_budget_and_grid_extension_then_resume(tmp_path):
                 break
             time.sleep(0.05)
         _kill(process)
-    assert aimed == [PHASE_BUDGET, PHASE_GROW]
-    rng = random.Random(15)
-    for _ in range(3):
+    for more in (1, 2, 3):
+        before, _ = _holding(db, -1)
         process = subprocess.Popen(command, env=env, start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 4.0))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            complete, held = _holding(db, process.pid)
+            if complete >= before + more and held:
+                aimed.append(more)
+                break
+            time.sleep(0.05)
         _kill(process)
+    assert aimed == [PHASE_BUDGET, PHASE_GROW, 1, 2, 3]
 
     final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stderr

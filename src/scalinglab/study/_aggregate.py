@@ -238,7 +238,8 @@ def aggregate_runs(
     seed_values = (np.sort(eff["seed"].unique()) if seeds is None
                    else np.asarray(list(seeds), dtype=int))
     keys = ["shard_index", "model_size", "cell_key"]
-    chosen = eff.merge(cells[keys], on=keys, how="inner")
+    # No cell (no COMPLETE run yet): nothing to merge (the empty cell table has object columns).
+    chosen = eff.merge(cells[keys], on=keys, how="inner") if len(cells) else eff.iloc[:0]
     seed_scores = chosen.groupby(["shard_index", "model_size", "seed"], sort=True)["score"].min()
     wide = seed_scores.unstack("seed") if len(seed_scores) else pd.DataFrame()
     index = pd.MultiIndex.from_frame(cells[["shard_index", "model_size"]]) if len(cells) \
