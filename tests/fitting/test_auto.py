@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from scalinglab.fitting import fit_law
+from scalinglab.fitting._batched_lm import batch_fit
 from scalinglab.fitting._ensemble import Ensemble
-from scalinglab.fitting._extrapolate import batch_fit
 
 
 def _bending_curve(n: int = 12, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

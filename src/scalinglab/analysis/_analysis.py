@@ -36,7 +36,8 @@ from scalinglab.fitting import (
     fit_law,
     resolve_eps0,
 )
-from scalinglab.fitting._result import _first_crossing, _jsonable
+from scalinglab.fitting._prediction import _first_crossing
+from scalinglab.fitting._result import _jsonable
 
 __all__ = [
     "PLAN_RANGE",

@@ -10,8 +10,7 @@ from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
 from scalinglab.fitting._result import FitResult, _check_level, _jsonable, _readonly
-from scalinglab.laws import Chinchilla, Joint
-from scalinglab.laws._base import FloatArray
+from scalinglab.laws import Chinchilla, FloatArray, Joint
 
 __all__ = ["ComputeOptimal", "compute_optimal"]
 
