@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scalinglab._errors import InputError
-from scalinglab.cli import app
+from scalinglab.cli._app import app
 from scalinglab.cli._common import echo_json, format_option, to_strict
 
 if TYPE_CHECKING:
