@@ -231,7 +231,13 @@ def fit_command(
     from scalinglab.laws import get_law
 
     if law != "auto":
-        get_law(law)  # unknown names fail here, listing the valid ones
+        law_obj = get_law(law)  # unknown names fail here, listing the valid ones
+        if law_obj.n_inputs != len(x_cols):  # fit_frame checks it too, in its parameters' words
+            raise InputError(
+                f"The law {law!r} takes {law_obj.n_inputs} input column(s) "
+                f"({', '.join(law_obj.inputs)}); give --x {law_obj.n_inputs} time(s). "
+                f"Got {len(x_cols)} ({', '.join(x_cols)}) instead."
+            )
     if out_path and not predict_path:
         raise InputError("The '--out' option is where --predict writes its CSV; give --predict too.")
     if out_path:

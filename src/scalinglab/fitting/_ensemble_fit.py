@@ -129,7 +129,7 @@ def fit_auto(
     w_user = w_user[order]
     if loss != "log" or len(x_arr) < MIN_POINTS or len(np.unique(x_arr)) < MIN_POINTS:
         return select_law(
-            x_arr, y_arr, loss=loss, eps0=eps0, weights=w_user if weights is not None else None,
+            x_arr, y_arr, w_user if weights is not None else None, loss=loss, eps0=eps0,
             candidates=candidates, n_origins=n_origins,
         )
     return _fit_ensemble(x_arr, y_arr, eps0, w_user, user_weights=weights is not None)

@@ -3,6 +3,7 @@ reach a target (:class:`Inversion`). Read-only records; no fitting happens here.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,12 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def _fields_jsonable(record: Any) -> dict[str, Any]:
+    """The fields of a dataclass instance, in order, through :func:`_jsonable`."""
+    out: dict[str, Any] = _jsonable({f.name: getattr(record, f.name) for f in dataclasses.fields(record)})
+    return out
 
 
 def _first_crossing(
@@ -121,18 +128,17 @@ class Prediction:
     method: str
     interval: str = "prediction"
 
+    @classmethod
+    def of(
+        cls, x: ArrayLike, value: ArrayLike, lower: ArrayLike, upper: ArrayLike, level: float, method: str,
+        interval: str = "prediction",
+    ) -> Prediction:
+        """A prediction whose arrays are copied and made read-only."""
+        return cls(_readonly(x), _readonly(value), _readonly(lower), _readonly(upper), level, method, interval)
+
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
-            {
-                "x": self.x,
-                "value": self.value,
-                "lower": self.lower,
-                "upper": self.upper,
-                "level": self.level,
-                "method": self.method,
-                "interval": self.interval,
-            }
-        )
+        """Every field, JSON-ready (non-finite numbers as null)."""
+        return _fields_jsonable(self)
 
 
 @dataclass(frozen=True)
@@ -153,14 +159,5 @@ class Inversion:
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
-            {
-                "target": self.target,
-                "value": self.value,
-                "lower": self.lower,
-                "upper": self.upper,
-                "level": self.level,
-                "feasible": self.feasible.astype(bool).tolist(),
-                "reason": self.reason,
-            }
-        )
+        """Every field, JSON-ready (non-finite numbers as null, ``feasible`` as booleans)."""
+        return _fields_jsonable(self)

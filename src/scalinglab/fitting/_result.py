@@ -176,21 +176,16 @@ class FitResult:
             if interval == "prediction":
                 var = var + self.residual_scale**2
             half = self._quantile(level) * np.sqrt(np.clip(var, 0, None))
-        return Prediction(
-            x=_readonly(x_arr),
-            value=_readonly(value),
-            lower=_readonly(value * np.exp(-half)),
-            upper=_readonly(value * np.exp(half)),
-            level=level,
-            method="ensemble" if own_band else "delta",
-            interval=interval,
+        return Prediction.of(
+            x_arr, value, value * np.exp(-half), value * np.exp(half), level, "ensemble" if own_band else "delta",
+            interval,
         )
 
     def inverse(self, y_target: ArrayLike, level: float = 0.9) -> Inversion:
         """The input needed to reach ``y_target``, with a band.
 
         The point is the law's inverse (Hestness et al. 2017, section 2:
-        m* = ((eps_t - gamma)/alpha)^(1/beta_g)). The band is where the edges of the
+        n* = ((eps_t - gamma)/alpha)^(1/beta_g), n the data size). The band is where the edges of the
         ``confidence`` band of :meth:`predict` first cross the target: the optimistic edge
         gives the lower end, the pessimistic one the upper end, ``inf`` where that edge never
         reaches the target. Working from the band makes the inverse consistent with
@@ -393,15 +388,8 @@ class BootstrapResult:
         law = self.fit.law
         x_arr = law.check_x(x)
         curves = np.array([law.predict(x_arr, p) for p in self.samples])
-        return Prediction(
-            x=_readonly(x_arr),
-            value=_readonly(law.predict(x_arr, self.fit.values)),
-            lower=_readonly(np.nanquantile(curves, 0.5 - level / 2, axis=0)),
-            upper=_readonly(np.nanquantile(curves, 0.5 + level / 2, axis=0)),
-            level=level,
-            method="bootstrap",
-            interval="confidence",
-        )
+        lower, upper = np.nanquantile(curves, [0.5 - level / 2, 0.5 + level / 2], axis=0)
+        return Prediction.of(x_arr, law.predict(x_arr, self.fit.values), lower, upper, level, "bootstrap", "confidence")
 
     def to_dict(self, level: float = 0.95) -> dict[str, Any]:
         return _jsonable(

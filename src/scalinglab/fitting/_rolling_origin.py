@@ -14,10 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
-from scalinglab.fitting._data import validate_data
 from scalinglab.fitting._result import FitResult
 from scalinglab.fitting._single import fit_single
 from scalinglab.laws import FloatArray, get_law
@@ -69,27 +67,24 @@ def _law_score(
 
 
 def select_law(
-    x: ArrayLike,
-    y: ArrayLike,
-    *,
-    loss: str = "log",
-    eps0: float | None = None,
-    weights: ArrayLike | None = None,
-    candidates: tuple[str, ...] = AUTO_CANDIDATES,
-    n_origins: int = 3,
+    x: FloatArray, y: FloatArray, weights: FloatArray | None, *, loss: str, eps0: float | None,
+    candidates: tuple[str, ...] = AUTO_CANDIDATES, n_origins: int = 3,
 ) -> FitResult:
     """Fit the 1-input law that best forecasts the largest points of its own curve.
 
+    The fallback of :func:`scalinglab.fitting.fit_auto` (which has checked the data and
+    sorted them by x) for short curves and losses other than ``"log"``.
+
     Parameters
     ----------
-    x, y : array-like
-        A learning curve (1-D ``x``).
+    x, y : arrays
+        The curve, sorted by x.
+    weights : array or None
+        Per-point weights of the final fit (in the same order).
     loss : str
         Loss used for every fit.
-    eps0 : float, optional
+    eps0 : float or None
         Random-guess error for m4 and envelope; without it those laws are skipped.
-    weights : array-like, optional
-        Per-point weights of the final fit.
     candidates : tuple of str
         Law names to consider.
     n_origins : int
@@ -101,16 +96,13 @@ def select_law(
         The winner refitted on all points; ``result.selection`` holds every candidate's
         score, the winner and the reason.
     """
-    x_arr, y_arr = validate_data(get_law("power"), x, y, where="fit_law(law='auto')")
-    order = np.argsort(x_arr, kind="stable")
-    x_arr, y_arr = x_arr[order], y_arr[order]
     usable = [c for c in candidates if eps0 is not None or c not in ("m4", "envelope")]
-    usable = [c for c in usable if get_law(c, eps0=eps0).n_params < len(x_arr)]
+    usable = [c for c in usable if get_law(c, eps0=eps0).n_params < len(x)]
     if not usable:
         raise InputError(
-            f"law='auto' needs at least 3 points to choose a law. Got {len(x_arr)} instead."
+            f"law='auto' needs at least 3 points to choose a law. Got {len(x)} instead."
         )
-    scores = {name: _law_score(name, x_arr, y_arr, loss, eps0, n_origins) for name in usable}
+    scores = {name: _law_score(name, x, y, loss, eps0, n_origins) for name in usable}
     finite = {k: v for k, v in scores.items() if math.isfinite(v)}
     winner = min(finite, key=lambda k: finite[k]) if finite else "power"
     reason = (
@@ -119,8 +111,7 @@ def select_law(
         if finite
         else "no candidate could be validated (too few points); fell back to power"
     )
-    weights_arr = None if weights is None else np.asarray(weights, dtype=float)[order]
-    fit = fit_single(winner, x_arr, y_arr, loss=loss, eps0=eps0, weights=weights_arr)
+    fit = fit_single(winner, x, y, loss=loss, eps0=eps0, weights=weights)
     selection: dict[str, Any] = {
         "method": "rolling_origin",
         "winner": winner,

@@ -29,56 +29,16 @@ _SAME_COST = 1e-6
 
 
 def fit_single(
-    law: str | Law,
-    x: ArrayLike,
-    y: ArrayLike,
-    *,
-    loss: str = "log",
-    eps0: float | None = None,
-    n_breaks: int = 1,
-    fixed: Mapping[str, float] | None = None,
-    weights: ArrayLike | None = None,
-    n_starts: int = 8,
-    huber_delta: float = 1e-3,
-    starts: list[ArrayLike] | None = None,
+    law: str | Law, x: ArrayLike, y: ArrayLike, *, loss: str = "log", eps0: float | None = None,
+    n_breaks: int = 1, fixed: Mapping[str, float] | None = None, weights: ArrayLike | None = None,
+    n_starts: int = 8, huber_delta: float = 1e-3, starts: list[ArrayLike] | None = None,
     max_nfev: int | None = None,
 ) -> FitResult:
-    """Fit one scaling law to data (:func:`scalinglab.fitting.fit_law` for a named law).
+    """Fit one named law (or law object): what :func:`scalinglab.fitting.fit_law` runs for it.
 
-    Parameters
-    ----------
-    law : str or Law
-        A law name (``scalinglab laws`` lists them) or a law object.
-    x : array-like
-        Inputs, shape ``(n,)``, or ``(n, k)`` for a k-input law (e.g. ``(N, D)``).
-    y : array-like
-        Observed errors or losses, shape ``(n,)``, all > 0.
-    loss : {"log", "huber", "relative"}
-        Least squares of log residuals (default), Huber on log residuals (Hoffmann et al.
-        2022; threshold ``huber_delta``), or least squares of relative divergence
-        (Rosenfeld et al. 2020).
-    eps0 : float, optional
-        Random-guess error for laws that need it (m4, envelope, joint). Without it, the one
-        eps0 rule of :func:`scalinglab.fitting.resolve_eps0` applies: ``2 max(y)``.
-    n_breaks : int
-        Number of breaks for ``bnsl``.
-    fixed : mapping, optional
-        Parameters to hold at a value, e.g. ``{"c": 0.0}`` to force a zero floor.
-    weights : array-like, optional
-        Per-point weights of the squared residuals.
-    n_starts : int
-        Number of optimiser runs: from the law's data-driven starts and a Latin-hypercube
-        grid around the best of them, ranked by their initial cost; the best optimum is
-        kept, and whether the runs agree is reported.
-    starts : list of array-like, optional
-        Starting points to use instead of the law's own (natural units).
-    max_nfev : int, optional
-        Cap on function evaluations per optimiser run.
-
-    Returns
-    -------
-    FitResult
-        Check ``result.converged``; ``result.notes`` says what else to look at.
+    Parameters and result are :func:`~scalinglab.fitting.fit_law`'s (without ``"auto"``);
+    unlike it, this function does not warn when the fit does not converge (the fits of
+    rolling-origin validation use it and report through their scores).
     """
     try:
         y_for_bound = np.asarray(y, dtype=float)
@@ -262,21 +222,8 @@ def _result_at_optimum(
         )
 
     return build_fit_result(
-        law=law,
-        loss=problem.loss,
-        x=problem.x,
-        y=problem.y,
-        values=values,
-        theta=theta,
-        cov_theta=cov_theta,
-        free=free,
-        converged=converged,
-        message=message,
-        notes=tuple(notes),
-        dof=dof,
-        residual_scale=residual_scale,
-        cost=problem.cost(theta),
-        huber_delta=problem.huber_delta,
-        n_starts=n_starts,
-        fixed=problem.fixed,
+        law=law, loss=problem.loss, x=problem.x, y=problem.y, values=values, theta=theta, cov_theta=cov_theta,
+        free=free, converged=converged, message=message, notes=tuple(notes), dof=dof,
+        residual_scale=residual_scale, cost=problem.cost(theta), huber_delta=problem.huber_delta,
+        n_starts=n_starts, fixed=problem.fixed,
     )

@@ -215,7 +215,9 @@ def _solve_logit(rhs: FloatArray, a: FloatArray, z0: FloatArray | None = None) -
 
     The left side is strictly increasing, so Newton steps inside a shrinking bracket
     converge; 60 iterations are a hard cap, about 6 are used in practice (fewer from a
-    warm start ``z0``).
+    warm start ``z0``). Each element stops when its own step is below tolerance, so its
+    value does not depend on the other elements solved with it (a batch of fits gives
+    each row what it would get alone).
     """
     rhs = np.broadcast_to(rhs, np.broadcast_shapes(np.shape(rhs), np.shape(a)))
     lo = np.full(rhs.shape, -750.0)
@@ -225,6 +227,7 @@ def _solve_logit(rhs: FloatArray, a: FloatArray, z0: FloatArray | None = None) -
     if z0 is not None:
         z = np.where(np.isfinite(z0), z0, z)
     z = np.clip(z, lo + 1, hi - 1)
+    active = np.ones(rhs.shape, dtype=bool)
     for _ in range(60):
         sp_pos = np.logaddexp(0.0, z)
         sp_neg = np.logaddexp(0.0, -z)
@@ -238,7 +241,9 @@ def _solve_logit(rhs: FloatArray, a: FloatArray, z0: FloatArray | None = None) -
         z_new = z - step
         outside = ~np.isfinite(z_new) | (z_new < lo) | (z_new > hi)
         z_new = np.where(outside, 0.5 * (lo + hi), z_new)
-        if np.all(np.abs(z_new - z) < 1e-12 * (1.0 + np.abs(z))):
-            return z_new
-        z = z_new
+        settled = np.abs(z_new - z) < 1e-12 * (1.0 + np.abs(z))
+        z = np.where(active, z_new, z)
+        active &= ~settled
+        if not np.any(active):
+            break
     return z
