@@ -9,7 +9,7 @@ the first) the mean and median RMSLE, the fraction of curves on which each metho
 the wall time of each method. Skips cleanly when ``../shared`` is absent.
 
 Methods: ``auto`` (the default); with ``--learned`` also ``auto_learned`` (``auto`` with the learned extrapolator
-of ``fitting/_learned.py`` as one more member, ``_select.LEARNED_MEMBER``; not the default,
+of ``fitting/_learned.py`` as one more member, ``_ensemble_fit.LEARNED_MEMBER``; not the default,
 see ``docs/extrapolation.md``); ``learned`` (the learned extrapolator alone, its mean of
 ``ln y``); ``power``, ``power_floor``, ``m4`` (eps0 = the domain's
 bound, 1.0 where none is known, which is what ``fit_law`` assumes) fitted by log least
@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _rnsl import Curve, ic_half, load_curves, rmsle
 
-from scalinglab.fitting import _select, fit_law
-from scalinglab.fitting._extrapolate import batch_fit
+from scalinglab.fitting import _ensemble_fit, fit_law
+from scalinglab.fitting._batched_lm import batch_fit
 from scalinglab.fitting._learned import load_extrapolator
 
 METHODS = ("auto", "power", "power_floor", "m4", "bnsl")
@@ -75,12 +75,12 @@ def _auto(c: Curve) -> tuple[np.ndarray, np.ndarray]:
 
 def _auto_learned(c: Curve) -> tuple[np.ndarray, None]:
     """``auto`` with the learned extrapolator as one more member (``LEARNED_MEMBER``)."""
-    saved = _select.LEARNED_MEMBER
-    _select.LEARNED_MEMBER = True
+    saved = _ensemble_fit.LEARNED_MEMBER
+    _ensemble_fit.LEARNED_MEMBER = True
     try:
         fit = fit_law("auto", c.x_train, c.y_train, eps0=c.eps0)
     finally:
-        _select.LEARNED_MEMBER = saved
+        _ensemble_fit.LEARNED_MEMBER = saved
     return np.asarray(fit.predict(c.x_test).value), None
 
 

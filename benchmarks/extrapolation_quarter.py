@@ -2,7 +2,7 @@
 
 Takes every row of each curve of ``benchmarks/_rnsl.py`` (training and held-out rows
 together), fits ``law="auto"`` with and without the learned member
-(``_select.LEARNED_MEMBER``) and a plain power law with a floor (M2) to the points with
+(``_ensemble_fit.LEARNED_MEMBER``) and a plain power law with a floor (M2) to the points with
 ``x <= x_max / 4``, and prints per group (IC split into its design and held-out halves)
 the mean RMSLE on the other points, the fraction of curves on which ``auto`` beats M2 and
 the coverage of the 90% band (mean over curves). Curves with fewer than 6 fitted points
@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _rnsl import ic_half, load_curves
 
-from scalinglab.fitting import _select, fit_law
-from scalinglab.fitting._extrapolate import batch_fit
+from scalinglab.fitting import _ensemble_fit, fit_law
+from scalinglab.fitting._batched_lm import batch_fit
 
 
 def main() -> int:
@@ -34,7 +34,7 @@ def main() -> int:
         print(f"skipped: {exc}")
         return 0
     res: dict[str, dict[str, list[float]]] = {}
-    saved = _select.LEARNED_MEMBER
+    saved = _ensemble_fit.LEARNED_MEMBER
     for c in curves:
         x = np.concatenate([c.x_train, c.x_test])
         y = np.concatenate([c.y_train, c.y_test])
@@ -48,13 +48,13 @@ def main() -> int:
         truth = np.log(y[~fit_mask])
         score = {}
         for name, on in (("auto", False), ("auto_learned", True)):
-            _select.LEARNED_MEMBER = on
+            _ensemble_fit.LEARNED_MEMBER = on
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     fit = fit_law("auto", x[fit_mask], y[fit_mask], eps0=c.eps0)
             finally:
-                _select.LEARNED_MEMBER = saved
+                _ensemble_fit.LEARNED_MEMBER = saved
             band = fit.predict(x[~fit_mask], level=0.9)
             score[name] = float(np.sqrt(np.mean((np.log(band.value) - truth) ** 2)))
             inside = (y[~fit_mask] >= band.lower) & (y[~fit_mask] <= band.upper)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from scalinglab.fitting import fit_law
+from scalinglab.fitting._batched_lm import batch_fit
 from scalinglab.fitting._ensemble import Ensemble
-from scalinglab.fitting._extrapolate import batch_fit
 
 
 def _bending_curve(n: int = 12, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +99,39 @@ def test_bootstrap_of_an_ensemble_refits_its_members() -> None:
     assert np.max(np.log(band.upper / band.lower)) < 0.2
     # Repeatable for a given seed.
     np.testing.assert_array_equal(fit.bootstrap(n=200, seed=1).samples, boot.samples)
+
+
+def test_bootstrap_of_an_ensemble_honours_n_jobs() -> None:
+    x, y = _bending_curve(n=12, noise=0.01)
+    fit = fit_law("auto", x, y, eps0=1.0)
+    serial = fit.bootstrap(n=60, seed=2)
+    parallel = fit.bootstrap(n=60, seed=2, n_jobs=2)
+    np.testing.assert_array_equal(parallel.samples, serial.samples)
+    assert parallel.n_failed == serial.n_failed
+
+
+def test_bootstrap_of_a_hand_made_ensemble_says_it_cannot_refit() -> None:
+    from scalinglab._errors import InputError
+    from scalinglab.fitting import bootstrap
+    from scalinglab.laws import PowerFloor
+
+    x, y = _bending_curve(n=12, noise=0.01)
+    fit = fit_law("auto", x, y, eps0=1.0)
+    bare = Ensemble([("p", PowerFloor())], [1.0])
+    fake = dataclasses.replace(fit, law=bare, values=fit.values[:3], theta=fit.theta[:3])
+    with pytest.raises(InputError, match="assembled by hand"):
+        bootstrap(fake, n=10)
+
+
+def test_the_ensemble_record_is_typed_and_matches_selection() -> None:
+    x, y = _bending_curve(n=12, noise=0.01)
+    fit = fit_law("auto", x, y, eps0=1.0)
+    assert isinstance(fit.law, Ensemble) and fit.law.record is not None
+    record = fit.law.record
+    kept = [m.label for m in record.members if m.weight > 0]
+    assert kept == [label for label, _ in fit.law.members]
+    assert fit.selection == record.selection(fit.law.band)
+    assert record.eps0 == 1.0 and record.eps0_assumed is False
 
 
 def test_bootstrap_of_an_ensemble_rejects_a_bad_n() -> None:

@@ -136,7 +136,7 @@ def test_ensemble_band_covers_at_its_level(level):
 
     n = 100_000
     draws = np.exp(mean + sd * np.random.default_rng(3).standard_normal((n, len(x))))
-    half = ens.log_band_halfwidth(x, params, level, "prediction")
+    half = ens.log_halfwidth(x, params, level, "prediction")
     value = ens.predict(x, params)
     np.testing.assert_allclose(value, np.exp(mean), rtol=1e-12)
     coverage = np.mean((value * np.exp(-half) <= draws) & (draws <= value * np.exp(half)), axis=0)

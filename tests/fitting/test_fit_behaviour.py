@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 
 import numpy as np
 import pytest
 
-from scalinglab import InputError
+from scalinglab import ConvergenceWarning, InputError
 from scalinglab.fitting import compute_optimal, fit_law
 from scalinglab.laws import get_law
 
@@ -38,9 +39,16 @@ def test_to_dict_is_json_and_complete(noisy_curve):
 
 
 def test_non_convergence_is_reported(noisy_curve):
-    fit = fit_law("m4", *noisy_curve, max_nfev=2, n_starts=1)
+    with pytest.warns(ConvergenceWarning, match="m4 fit: not converged"):
+        fit = fit_law("m4", *noisy_curve, max_nfev=2, n_starts=1)
     assert not fit.converged
     assert "not converged" in fit.message
+
+
+def test_a_converged_fit_does_not_warn(noisy_curve):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        assert fit_law("power_floor", *noisy_curve).converged
 
 
 def test_fixed_parameter_is_held(noisy_curve):

@@ -109,14 +109,14 @@ def test_numpy_inference_matches_the_torch_module() -> None:
 
 
 def test_learned_member_joins_auto_when_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    from scalinglab.fitting import _select, fit_law
+    from scalinglab.fitting import _ensemble_fit, fit_law
 
     x = np.geomspace(1e3, 1e6, 30)
     y = (0.05 + 3.0 * x**-0.25) * np.exp(np.random.default_rng(0).normal(0, 0.01, 30))
     off = fit_law("auto", x, y, eps0=1.0)
     assert "learned" not in [m["label"] for m in off.selection["members"]]
-    monkeypatch.setattr(_select, "LEARNED_TRIM", None)
-    monkeypatch.setattr(_select, "LEARNED_MEMBER", True)
+    monkeypatch.setattr(_ensemble_fit, "LEARNED_TRIM", None)
+    monkeypatch.setattr(_ensemble_fit, "LEARNED_MEMBER", True)
     on = fit_law("auto", x, y, eps0=1.0)
     entry = next(m for m in on.selection["members"] if m["label"] == "learned")
     assert entry["weight"] > 0 and math.isfinite(entry["score"])

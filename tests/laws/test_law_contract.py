@@ -209,11 +209,11 @@ def _grid_optimum(law, budget, params, product):
 def test_joint_compute_optimal_is_the_true_minimum():
     law = Joint(eps0=0.9)
     params = [0.5, 3.0, 0.6, 0.01, 0.2]
-    n_opt, m_opt = law.compute_optimal(1e10, params)
+    m_opt, n_opt = law.compute_optimal(1e10, params)  # (model, data), as Chinchilla's (N, D)
     n_grid, m_grid = _grid_optimum(law, 1e10, params, 1.0)
     assert float(n_opt) == pytest.approx(n_grid, rel=1e-3)
     assert float(m_opt) == pytest.approx(m_grid, rel=1e-3)
-    # By hand (METHOD.md): m* = (beta b / alpha)^(1/(alpha+beta)) K^(alpha/(alpha+beta)).
+    # By hand (Rosenfeld et al. 2020, section 7): m* = (beta b / alpha)^(1/(alpha+beta)) K^(alpha/(alpha+beta)).
     assert float(m_opt) == pytest.approx((0.6 * 3.0 / 0.5) ** (1 / 1.1) * 1e10 ** (0.5 / 1.1), rel=1e-12)
 
 
@@ -367,7 +367,7 @@ def test_unreachable_targets_give_nan_without_warnings(law, params):
 
 def test_integer_inputs_are_floats():
     # Integer budgets and targets work as floats (no integer powers of negative exponents).
-    n_opt, m_opt = Joint(eps0=0.9).compute_optimal([10**10], [0.5, 3.0, 0.6, 0.01, 0.2])
+    m_opt, n_opt = Joint(eps0=0.9).compute_optimal([10**10], [0.5, 3.0, 0.6, 0.01, 0.2])
     assert n_opt.dtype == np.float64 and m_opt.dtype == np.float64
     n_opt, d_opt = Chinchilla().compute_optimal(np.array([6 * 10**20]), [400.0, 410.0, 1.7, 0.34, 0.28])
     assert n_opt.dtype == np.float64 and d_opt.dtype == np.float64

@@ -39,7 +39,7 @@ def test_joint_compute_optimal_minimises_error_on_the_budget():
     law = Joint(eps0=0.9)
     params = np.array([0.7, 2.0, 0.5, 0.01, 0.3])
     budget = 1e12
-    n_opt, m_opt = law.compute_optimal(budget, params)
+    m_opt, n_opt = law.compute_optimal(budget, params)  # (model, data)
     # Any other split of the same budget has higher error (a fine grid around the split,
     # with the model size m = budget / n, so a swap of n and m would be off the minimum).
     shares = np.logspace(-1, 1, 2001)

@@ -36,7 +36,8 @@ from scalinglab.fitting import (
     fit_law,
     resolve_eps0,
 )
-from scalinglab.fitting._result import _first_crossing, _jsonable
+from scalinglab.fitting._prediction import _first_crossing
+from scalinglab.fitting._result import _jsonable
 
 __all__ = [
     "PLAN_RANGE",
@@ -107,15 +108,16 @@ class CurvesLike(Protocol):
     def cell_seed_scores(self) -> np.ndarray: ...
 
 
-def _interval(fit: FitResult, name: str, level: float, sign: float = 1.0) -> tuple[float, float]:
+def _interval(fit: FitResult, name: str, level: float) -> tuple[float, float]:
+    # Exponents are reported with the sign of the law's parameter: no flips (docs/fitting.md,
+    # "Signs of exponents").
     lo, hi = fit.intervals(level)[name]
-    a, b = sign * lo, sign * hi
-    return (min(a, b), max(a, b))
+    return (min(lo, hi), max(lo, hi))
 
 
 @dataclass(frozen=True)
 class LearningCurveAnalysis:
-    """The learning curve eps(m) and its fits.
+    """The learning curve eps(n) (n the data size) and its fits.
 
     ``beta_g`` is Hestness's exponent (negative): the slope of a power law fitted on the
     shards inside the power-law region (``window``, from the envelope's regions) only.
@@ -167,7 +169,7 @@ class LearningCurveAnalysis:
 
 @dataclass(frozen=True)
 class ModelSizeAnalysis:
-    """The model-size law s(m) = sigma m^beta_p of the best-fit models.
+    """The model-size law s(n) = sigma n^beta_p of the best-fit models (n the data size).
 
     Fitted on the shards whose best-fit model is strictly inside the size grid
     (``interior``): at an edge the best size is censored.
@@ -403,19 +405,19 @@ class StudyAnalysis:
             When the number's check failed (a degenerate joint law, beta_g not estimable).
         """
         level = self.level if level is None else level
-        _check_positive(data_size, "data-size")
+        _check_positive(data_size, "data_size")
         if n_params is None:
             if method == "bootstrap":
                 return self._bootstrap_prediction(data_size, level)
             if method != "auto":
-                raise InputError(f"The '--method' option must be 'auto' or 'bootstrap'. Got {method!r} instead.")
+                raise InputError(f"The 'method' parameter must be 'auto' or 'bootstrap'. Got {method!r} instead.")
             return self.learning_curve.fit.predict([data_size], level=level)
-        _check_positive(n_params, "model-size")
+        _check_positive(n_params, "n_params")
         if self.joint is None:
             raise InputError(
                 "A prediction at a given model size needs the joint law, which this study "
                 "could not fit (it needs runs at 2 or more model sizes on 3 or more shards); "
-                "leave out --model-size to use the learning curve of best-fit models."
+                "leave out the 'n_params' parameter to use the learning curve of best-fit models."
             )
         if "joint" in self.not_estimable:
             raise NotEstimableError(f"the joint law is not estimable: {self.not_estimable['joint']}")
@@ -446,9 +448,9 @@ class StudyAnalysis:
         :meth:`plan_range`, with open sides where the data do not bound it.
         """
         level = self.level if level is None else level
-        _check_positive(target_error, "target-error")
+        _check_positive(target_error, "target_error")
         if method not in ("auto", "bootstrap"):
-            raise InputError(f"The '--method' option must be 'auto' or 'bootstrap'. Got {method!r} instead.")
+            raise InputError(f"The 'method' parameter must be 'auto' or 'bootstrap'. Got {method!r} instead.")
         fit = self.learning_curve.fit
         span = self.plan_range()
         if method == "bootstrap":
@@ -517,7 +519,7 @@ class StudyAnalysis:
         """
         if self.joint is None:
             raise InputError(
-                "--compute needs the joint law, which this study could not fit (it needs "
+                "The 'compute' parameter needs the joint law, which this study could not fit (it needs "
                 "runs at 2 or more model sizes on 3 or more shards)."
             )
         _check_positive(compute, "compute")
@@ -603,7 +605,7 @@ class StudyAnalysis:
 
 def _check_positive(value: float, name: str) -> None:
     if not (isinstance(value, int | float | np.number) and math.isfinite(value) and value > 0):
-        raise InputError(f"The '--{name}' option must be a number > 0. Got {value!r} instead.")
+        raise InputError(f"The '{name}' parameter must be a number > 0. Got {value!r} instead.")
 
 
 def _window(regions: Regions | None) -> tuple[float, float] | None:
@@ -666,7 +668,7 @@ def analyze_learning_curve(
 
 def analyze_model_size(shard_size: np.ndarray, n_params: np.ndarray, level: float,
                        interior: np.ndarray | None = None) -> ModelSizeAnalysis:
-    """Fit s(m) = sigma m^beta_p to the parameter counts of the best-fit models.
+    """Fit s(n) = sigma n^beta_p to the parameter counts of the best-fit models.
 
     With ``interior`` (a mask of shards whose best-fit size is inside the grid), only
     those shards are used: at the grid's edge the best size is censored.
@@ -687,7 +689,7 @@ def analyze_model_size(shard_size: np.ndarray, n_params: np.ndarray, level: floa
         notes.append(
             f"the largest model is the best fit on {int(np.sum(s[ok] == np.max(s[ok])))} of {int(ok.sum())} "
             "shards: the model axis may stop short of the sizes the larger shards need, which "
-            "flattens s(m); extend [model] sizes"
+            "flattens s(n); extend [model] sizes"
         )
     use = ok if interior is None else ok & np.asarray(interior, dtype=bool)
     if use.sum() < 3 or len(np.unique(s[use])) < 2:

@@ -19,18 +19,13 @@ import warnings
 import click
 
 from scalinglab._errors import MissingExtraError, ScalingLabError, StorageError, mask_credentials
+from scalinglab.cli._app import app
 
 __all__ = ["app", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="scalinglab")
-def app() -> None:
-    """scalinglab: design, run, fit and extrapolate deep-learning scaling studies."""
-
-
 def _register_commands() -> None:
-    # Imported here, not at the top, so that each module can import `app` from this one.
+    # Imported when the CLI runs, not at import: each module registers its commands on `app`.
     from scalinglab.cli import (
         _analysis,  # noqa: F401
         _demo,  # noqa: F401

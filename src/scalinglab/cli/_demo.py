@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from scalinglab.cli import app
+from scalinglab.cli._app import app
 
 #: The demo study: MNIST-1D with an MLP whose width is the model-size knob, shards over
 #: nearly two orders of magnitude, Hestness's search with the learning rate tuned per shard,

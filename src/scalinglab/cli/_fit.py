@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scalinglab._errors import InputError
-from scalinglab.cli import app
+from scalinglab.cli._app import app
 from scalinglab.cli._common import echo_json, format_option, to_strict
 
 if TYPE_CHECKING:
@@ -231,7 +231,13 @@ def fit_command(
     from scalinglab.laws import get_law
 
     if law != "auto":
-        get_law(law)  # unknown names fail here, listing the valid ones
+        law_obj = get_law(law)  # unknown names fail here, listing the valid ones
+        if law_obj.n_inputs != len(x_cols):  # fit_frame checks it too, in its parameters' words
+            raise InputError(
+                f"The law {law!r} takes {law_obj.n_inputs} input column(s) "
+                f"({', '.join(law_obj.inputs)}); give --x {law_obj.n_inputs} time(s). "
+                f"Got {len(x_cols)} ({', '.join(x_cols)}) instead."
+            )
     if out_path and not predict_path:
         raise InputError("The '--out' option is where --predict writes its CSV; give --predict too.")
     if out_path:

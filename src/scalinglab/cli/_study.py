@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from scalinglab._errors import InputError
-from scalinglab.cli import app
+from scalinglab.cli._app import app
 from scalinglab.cli._common import echo_json, format_option, frame_records
 
 _STORAGE_HELP = ("SQLAlchemy URL or SQLite file of the storage "

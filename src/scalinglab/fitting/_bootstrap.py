@@ -1,91 +1,100 @@
-"""Case-resampling bootstrap of a fit: percentile intervals for parameters and predictions.
+"""The refits of a case-resampling bootstrap, by kind of law.
 
-Each resample is refitted from the original optimum (a warm start: one optimiser run,
-not a new multi-start search), which is what makes thousands of refits affordable.
-With ``n_jobs > 1`` the refits are split across processes.
+:func:`scalinglab.fitting.bootstrap` (in :mod:`scalinglab.fitting._result`) is the entry
+point; :func:`refit_resamples` does the work and chooses its path by the law's type:
+
+* a single law: each resample is refitted from the original optimum (a warm start: one
+  optimiser run, not a new multi-start search), which is what makes thousands of refits
+  affordable;
+* an :class:`~scalinglab.fitting._ensemble.Ensemble` of ``law="auto"``: each resample keeps
+  the ensemble's structure (its :class:`~scalinglab.fitting._ensemble.EnsembleRecord`) and
+  refits every member, all resamples of a form in one batched fit (a resample is a row of
+  integer multiplicities).
+
+With ``n_jobs > 1`` the resamples are split across processes; results do not depend on it.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
+from scalinglab.fitting._batched_lm import batch_fit
+from scalinglab.fitting._ensemble import LEARNED_FORM, Ensemble
 from scalinglab.fitting._parallel import map_chunks, worker_count
 from scalinglab.fitting._problem import Problem
-from scalinglab.fitting._result import FitResult, Prediction, _check_level, _jsonable, _readonly
-from scalinglab.laws._base import FloatArray
+from scalinglab.laws import FloatArray, Law
 
-__all__ = ["BootstrapResult", "bootstrap"]
+__all__ = ["refit_resamples"]
+
+#: Below this many refits, starting processes costs more than it saves.
+_MIN_PARALLEL = 50
 
 
-@dataclass(frozen=True)
-class BootstrapResult:
-    """Parameters refitted on resampled data.
+def refit_resamples(
+    law: Law,
+    x: FloatArray,
+    y: FloatArray,
+    theta: FloatArray,
+    *,
+    loss: str,
+    huber_delta: float,
+    fixed: Mapping[str, float] | None,
+    n: int,
+    seed: int,
+    n_jobs: int = 1,
+) -> tuple[FloatArray, int]:
+    """Parameters refitted on ``n`` case resamples of ``(x, y)``.
 
-    Attributes
+    Parameters
     ----------
-    fit : FitResult
-        The fit on the full data.
-    samples : array, shape (n_ok, n_params)
-        Refitted parameters, natural units; failed refits are dropped.
-    n_requested : int
-    n_failed : int
-        Resamples whose refit raised or did not converge.
+    law : Law
+        The fitted law (an ensemble of ``law="auto"`` is refitted member by member).
+    x, y : arrays
+        The fitted data.
+    theta : array
+        The fit's optimum in fitted units (the warm start of a single law's refits).
+    loss, huber_delta, fixed
+        As fitted.
+    n, seed : int
+        Number of resamples and the seed that draws them.
+    n_jobs : int
+        Processes; ``-1`` for one per core.
+
+    Returns
+    -------
+    (samples, n_failed)
+        Refitted parameters (natural units, failed refits dropped) and the failures.
+
+    Raises
+    ------
+    InputError
+        If every refit failed, or ``law`` is an ensemble without its record.
     """
-
-    fit: FitResult
-    samples: FloatArray
-    n_requested: int
-    n_failed: int
-
-    @property
-    def standard_errors(self) -> dict[str, float]:
-        """Standard deviation of each parameter over the resamples."""
-        sd = np.std(self.samples, axis=0, ddof=1)
-        return dict(zip(self.fit.param_names, map(float, sd), strict=True))
-
-    def intervals(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
-        """Percentile intervals of the parameters."""
-        level = _check_level(level)
-        lo = np.quantile(self.samples, 0.5 - level / 2, axis=0)
-        hi = np.quantile(self.samples, 0.5 + level / 2, axis=0)
-        return {
-            n: (float(a), float(b)) for n, a, b in zip(self.fit.param_names, lo, hi, strict=True)
-        }
-
-    def predict(self, x: ArrayLike, level: float = 0.9) -> Prediction:
-        """Percentile band of the law over the resampled parameters (a confidence band)."""
-        level = _check_level(level)
-        law = self.fit.law
-        x_arr = law.check_x(x)
-        curves = np.array([law.predict(x_arr, p) for p in self.samples])
-        return Prediction(
-            x=_readonly(x_arr),
-            value=_readonly(law.predict(x_arr, self.fit.values)),
-            lower=_readonly(np.nanquantile(curves, 0.5 - level / 2, axis=0)),
-            upper=_readonly(np.nanquantile(curves, 0.5 + level / 2, axis=0)),
-            level=level,
-            method="bootstrap",
-            interval="confidence",
-        )
-
-    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
-        return _jsonable(
-            {
-                "n_requested": self.n_requested,
-                "n_failed": self.n_failed,
-                "stderr": self.standard_errors,
-                "intervals": {k: list(v) for k, v in self.intervals(level).items()},
-                "interval_level": level,
-            }
-        )
+    rng = np.random.default_rng(seed)
+    workers = worker_count(n_jobs, n) if n >= _MIN_PARALLEL else 1
+    if isinstance(law, Ensemble):
+        if law.record is None:
+            raise InputError(
+                "The 'fit' parameter of bootstrap must be a fit of law='auto' when its law is an "
+                "ensemble (an ensemble assembled by hand has no record of how to refit it)."
+            )
+        counts = [
+            np.bincount(rng.integers(0, len(x), len(x)), minlength=len(x)).astype(float) for _ in range(n)
+        ]
+        results = map_chunks(functools.partial(_refit_ensemble_chunk, law, x, y), counts, workers)
+    else:
+        problem = Problem(law, x, y, loss, huber_delta, fixed)
+        index_sets = [rng.integers(0, len(y), len(y)) for _ in range(n)]
+        results = map_chunks(functools.partial(_refit_chunk, problem, theta), index_sets, workers)
+    ok = [r for r in results if r is not None]
+    if not ok:
+        raise InputError("Every bootstrap refit failed; the fit itself is probably not usable.")
+    return np.array(ok), n - len(ok)
 
 
 def _refit_chunk(problem: Problem, theta: FloatArray, index_sets: Sequence[np.ndarray]) -> list[FloatArray | None]:
@@ -111,38 +120,27 @@ def _refit_chunk(problem: Problem, theta: FloatArray, index_sets: Sequence[np.nd
     return out
 
 
-def bootstrap(fit: FitResult, n: int = 1000, seed: int = 0, n_jobs: int = 1) -> BootstrapResult:
-    """Refit ``fit`` on ``n`` case resamples of its data.
-
-    Parameters
-    ----------
-    fit : FitResult
-    n : int
-        Number of resamples.
-    seed : int
-        Seed of the resampling; results are repeatable for a given seed and ``n``.
-    n_jobs : int
-        Processes to use; ``-1`` for one per core. Worth it above ~500 refits.
-
-    Returns
-    -------
-    BootstrapResult
-    """
-    if not (isinstance(n, int) and n >= 2):
-        raise InputError(f"The 'n' parameter of bootstrap must be an int >= 2. Got {n!r} instead.")
-    problem = Problem(
-        fit.law, np.asarray(fit.x), np.asarray(fit.y), fit.loss, fit.huber_delta, fit.fixed or None
-    )
-    rng = np.random.default_rng(seed)
-    n_points = fit.n_points
-    index_sets = [rng.integers(0, n_points, n_points) for _ in range(n)]
-    theta = np.asarray(fit.theta)
-    # Below ~50 refits, starting processes costs more than it saves.
-    workers = worker_count(n_jobs, n) if n >= 50 else 1
-    results = map_chunks(functools.partial(_refit_chunk, problem, theta), index_sets, workers)
-    ok = [r for r in results if r is not None]
-    if not ok:
-        raise InputError("Every bootstrap refit failed; the fit itself is probably not usable.")
-    return BootstrapResult(
-        fit=fit, samples=_readonly(np.array(ok)), n_requested=n, n_failed=n - len(ok)
-    )
+def _refit_ensemble_chunk(
+    law: Ensemble, x: FloatArray, y: FloatArray, counts: Sequence[FloatArray]
+) -> list[FloatArray | None]:
+    """Refit every member of ``law`` on each row of resample multiplicities ``counts``."""
+    record = law.record
+    assert record is not None  # checked by refit_resamples
+    rows = np.array(counts, dtype=float)
+    n = len(rows)
+    w_user = record.user_weights if record.user_weights is not None else np.ones(len(x))
+    rel = x / np.max(x)
+    parts = []
+    ok = np.ones(n, dtype=bool)
+    for label, _ in law.members:
+        member = record.member(label)
+        if member.form == LEARNED_FORM:  # no parameters to refit: the network reads the original points
+            parts.append(np.zeros((n, 0)))
+            continue
+        with np.errstate(all="ignore"):
+            bf = batch_fit(member.form, x, y, rows * (w_user * rel**member.recency), record.eps0)
+            values = np.array([bf.law_values(i) for i in range(n)])
+        ok &= np.isfinite(bf.cost) & np.all(np.isfinite(values), axis=1)
+        parts.append(values)
+    samples = np.concatenate(parts, axis=1)
+    return [samples[i] if ok[i] else None for i in range(n)]

@@ -28,7 +28,7 @@ import math
 import numpy as np
 from scipy.signal import lfilter
 
-from scalinglab.laws._base import FloatArray
+from scalinglab.laws import FloatArray
 
 __all__ = ["SyntheticCurve", "reduce_context", "sample_curve"]
 

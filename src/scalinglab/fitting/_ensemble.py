@@ -5,21 +5,112 @@
 ``"<member>.<param>"``), and ``predict`` is the weighted mean of the members' log
 predictions. Averaging in log space is what the benchmark's RMSLE rewards, and it keeps
 every prediction positive.
+
+How ``law="auto"`` built an ensemble (every candidate member, its form, recency weights,
+validation score and weight; the bound ``eps0``; the user's weights) is a typed
+:class:`EnsembleRecord` on the law (``Ensemble.record``): the bootstrap refits from it, and
+``FitResult.selection`` is its JSON summary.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtri
 
-from scalinglab.laws._base import FloatArray, Law, Param, as_params
+from scalinglab.laws import FloatArray, Law, Param
+from scalinglab.laws._base import as_params
 
-__all__ = ["Band", "Ensemble"]
+__all__ = ["Band", "Ensemble", "EnsembleMember", "EnsembleRecord"]
+
+#: The form name of the learned extrapolator's member (no parameters to refit).
+LEARNED_FORM = "learned"
+
+
+@dataclass(frozen=True)
+class EnsembleMember:
+    """One candidate member of ``law="auto"``, kept or dropped.
+
+    Attributes
+    ----------
+    label : str
+        Its name in the ensemble (parameters are ``"<label>.<param>"``).
+    form : str
+        The form fitted (a form of :mod:`scalinglab.fitting._batched_lm`, or ``"learned"``).
+    recency : float
+        Exponent ``p`` of its extra weights ``(x / x_max)^p``.
+    weight : float
+        Its weight in the geometric mean; 0 for a dropped member.
+    score : float
+        Rolling-origin RMSLE (``nan``: no origin had enough points; ``inf``: the fit failed).
+    params : dict
+        Its fitted parameters on the full curve, by name (empty for the learned member).
+    """
+
+    label: str
+    form: str
+    recency: float
+    weight: float
+    score: float
+    params: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "law": self.form,
+            "recency": self.recency,
+            "weight": self.weight,
+            "score": self.score,
+            "params": dict(self.params),
+        }
+
+
+@dataclass(frozen=True)
+class EnsembleRecord:
+    """How ``law="auto"`` built an :class:`Ensemble`: what a refit of it needs and reports.
+
+    Attributes
+    ----------
+    members : tuple of EnsembleMember
+        Every candidate, in the order tried; the kept ones have ``weight > 0``.
+    eps0 : float
+        The bound the saturating members used.
+    eps0_assumed : bool
+        Whether it was assumed (``2 max(y)``) rather than given.
+    user_weights : array or None
+        The per-point weights the user gave (in the fit's sorted order), if any.
+    reason : str
+        One sentence: what was combined and what was dropped.
+    """
+
+    members: tuple[EnsembleMember, ...]
+    eps0: float
+    eps0_assumed: bool
+    user_weights: FloatArray | None
+    reason: str
+
+    def member(self, label: str) -> EnsembleMember:
+        """The member called ``label``."""
+        return next(m for m in self.members if m.label == label)
+
+    def selection(self, band: Band | None) -> dict[str, Any]:
+        """The JSON summary a fit reports as ``selection``."""
+        return {
+            "method": "ensemble",
+            "winner": "ensemble",
+            "members": [m.to_dict() for m in self.members],
+            "scores": {m.label: m.score for m in self.members},
+            "eps0": self.eps0,
+            "eps0_assumed": self.eps0_assumed,
+            "band": band.to_dict() if band else None,
+            "user_weights": None if self.user_weights is None else self.user_weights.tolist(),
+            "reason": self.reason,
+        }
 
 
 class Band:
@@ -51,7 +142,11 @@ class Ensemble(Law):
     weights : sequence of float
         Non-negative weights, normalised to sum to 1.
     band : Band, optional
-        The calibrated band used by :meth:`log_band_halfwidth`.
+        The calibrated band used by :meth:`log_halfwidth`.
+    upper : float, optional
+        A known bound of the loss: no prediction goes above it.
+    record : EnsembleRecord, optional
+        How ``law="auto"`` built it (None for an ensemble assembled by hand).
     """
 
     name = "ensemble"
@@ -67,6 +162,7 @@ class Ensemble(Law):
         weights: Sequence[float],
         band: Band | None = None,
         upper: float | None = None,
+        record: EnsembleRecord | None = None,
     ) -> None:
         if not members:
             raise ValueError("The 'members' parameter of Ensemble must not be empty.")
@@ -79,6 +175,7 @@ class Ensemble(Law):
         # A known bound of the loss (eps0, the random-guess error): no member's extrapolation
         # to the left of its data may put the error above it.
         self.upper = upper
+        self.record = record
         params: list[Param] = []
         for label, law in self.members:
             params += [
@@ -141,7 +238,7 @@ class Ensemble(Law):
             var = var + band.scatter**2
         return np.asarray(np.sqrt(np.nan_to_num(var, nan=np.inf)), dtype=float)
 
-    def log_band_halfwidth(self, x: ArrayLike, params: ArrayLike, level: float, interval: str) -> FloatArray:
+    def log_halfwidth(self, x: ArrayLike, params: ArrayLike, level: float, interval: str) -> FloatArray:
         """Half-width of the band in ``ln y`` at probability ``level`` (normal quantile)."""
         z = float(ndtri(0.5 + level / 2))  # the normal quantile; scipy.stats costs ~1 s to import
         return z * self.log_band_sd(x, params, interval)

@@ -7,8 +7,7 @@ Used by :func:`scalinglab.fitting.fit_law` (every law that takes ``eps0``), by
 1. a given ``eps0`` is used as it is (a study's task states it: top-1 error with K classes
    is ``1 - 1/K``; cross-entropy with K symbols is ``ln K``);
 2. otherwise the loss is only known to start no lower than the highest value seen, and
-   ``eps0 = 2 max(y)`` is assumed (``UNKNOWN_BOUND_FACTOR`` of ``law="auto"``); the
-   result says so.
+   ``eps0 = 2 max(y)`` is assumed (:data:`UNKNOWN_BOUND_FACTOR`); the result says so.
 
 There is no third case: no "1.0 if every error is below 1", no skipping of the laws that
 need it.
@@ -24,15 +23,10 @@ from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
 
-__all__ = ["Eps0", "resolve_eps0"]
+__all__ = ["UNKNOWN_BOUND_FACTOR", "Eps0", "resolve_eps0"]
 
-
-def _factor() -> float:
-    # The factor lives with law="auto", which applies it inside its ensemble; imported
-    # here lazily (auto's module imports fit_law, which uses this one).
-    from scalinglab.fitting._select import UNKNOWN_BOUND_FACTOR
-
-    return float(UNKNOWN_BOUND_FACTOR)
+#: Bound assumed when none is given: this multiple of the largest error seen.
+UNKNOWN_BOUND_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +43,7 @@ class Eps0:
             return None
         return (
             f"eps0 (the random-guess error) is not known: assumed {self.value:.4g} = "
-            f"{_factor():g} x the largest error seen; give --eps0 (or eps0 in the "
+            f"{UNKNOWN_BOUND_FACTOR:g} x the largest error seen; give --eps0 (or eps0 in the "
             "spec) if the metric has a known bound"
         )
 
@@ -81,4 +75,4 @@ def resolve_eps0(eps0: float | None, y: ArrayLike) -> Eps0:
         raise InputError(
             "eps0 cannot be assumed without a finite error > 0; give the 'eps0' parameter."
         )
-    return Eps0(_factor() * float(np.max(arr)), assumed=True)
+    return Eps0(UNKNOWN_BOUND_FACTOR * float(np.max(arr)), assumed=True)

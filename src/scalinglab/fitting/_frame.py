@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from scalinglab._errors import InputError
-from scalinglab.fitting._bootstrap import BootstrapResult
 from scalinglab.fitting._fit import fit_law
 from scalinglab.fitting._parallel import map_chunks, worker_count
-from scalinglab.fitting._result import FitResult, Prediction, _jsonable
+from scalinglab.fitting._prediction import Prediction
+from scalinglab.fitting._result import BootstrapResult, FitResult, _jsonable
 from scalinglab.laws import get_law
 
 __all__ = ["FrameFit", "GroupFit", "check_columns", "fit_frame", "numeric_column", "prediction_table"]
@@ -45,7 +45,7 @@ class GroupFit:
         return self.fit.predict(x, level)
 
     def to_dict(self, level: float = 0.95) -> dict[str, Any]:
-        """The documented JSON object of one group (see docs/cli.md)."""
+        """The documented JSON object of one group (docs/fitting.md, "JSON format")."""
         out: dict[str, Any] = {"group": _jsonable(self.key)}
         if self.fit is None:
             out["error"] = self.error
@@ -207,7 +207,7 @@ def fit_frame(
         if law_obj.n_inputs != len(x_cols):
             raise InputError(
                 f"The law {law!r} takes {law_obj.n_inputs} input column(s) "
-                f"({', '.join(law_obj.inputs)}); give --x {law_obj.n_inputs} time(s). "
+                f"({', '.join(law_obj.inputs)}); give the 'x' parameter {law_obj.n_inputs} column name(s). "
                 f"Got {len(x_cols)} ({', '.join(x_cols)}) instead."
             )
     elif len(x_cols) != 1:

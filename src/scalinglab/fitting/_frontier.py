@@ -10,8 +10,7 @@ from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
 from scalinglab.fitting._result import FitResult, _check_level, _jsonable, _readonly
-from scalinglab.laws import Chinchilla, Joint
-from scalinglab.laws._base import FloatArray
+from scalinglab.laws import Chinchilla, FloatArray, Joint
 
 __all__ = ["ComputeOptimal", "compute_optimal"]
 
@@ -61,20 +60,16 @@ def compute_optimal(fit: FitResult, compute: ArrayLike, level: float = 0.9) -> C
     budget = np.atleast_1d(np.asarray(compute, dtype=float))
 
     def sizes(values: FloatArray) -> tuple[FloatArray, FloatArray]:
-        if isinstance(law, Chinchilla):
-            n_opt, d_opt = law.compute_optimal(budget, values)
-            return n_opt, d_opt
-        data, model = law.compute_optimal(budget, values)
-        return model, data
+        # Both laws return (model size, data size).
+        return law.compute_optimal(budget, values)
 
     model, data = sizes(fit.values)
     draws = fit._parameter_draws(np.random.default_rng(0), 2000)
     model_draws, data_draws = zip(*(sizes(v) for v in draws), strict=True)
     q_lo, q_hi = 0.5 - level / 2, 0.5 + level / 2
-    if isinstance(law, Chinchilla):
-        error = law.predict(np.column_stack([model, data]), fit.values)
-    else:
-        error = law.predict(np.column_stack([data, model]), fit.values)
+    # The inputs' order: (N, D) for chinchilla, (n, m) for joint.
+    inputs = [model, data] if isinstance(law, Chinchilla) else [data, model]
+    error = law.predict(np.column_stack(inputs), fit.values)
     return ComputeOptimal(
         compute=_readonly(budget),
         model_size=_readonly(model),

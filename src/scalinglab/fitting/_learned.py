@@ -31,7 +31,7 @@ from scipy.special import erf
 
 from scalinglab._errors import InputError
 from scalinglab.fitting._curve_prior import reduce_context
-from scalinglab.laws._base import FloatArray, Law
+from scalinglab.laws import FloatArray, Law
 
 __all__ = [
     "MAX_CONTEXT",

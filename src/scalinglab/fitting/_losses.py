@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from scalinglab._errors import InputError
-from scalinglab.laws._base import FloatArray
+from scalinglab.laws import FloatArray
 
 __all__ = ["LOSSES", "check_loss", "residuals"]
 

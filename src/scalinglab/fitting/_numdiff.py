@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from scalinglab.laws._base import FloatArray
+from scalinglab.laws import FloatArray
 
 __all__ = ["central_jacobian"]
 

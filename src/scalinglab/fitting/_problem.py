@@ -14,8 +14,7 @@ import numpy as np
 from scipy.optimize import OptimizeResult, least_squares
 
 from scalinglab.fitting._losses import residuals
-from scalinglab.laws import Law
-from scalinglab.laws._base import FloatArray
+from scalinglab.laws import FloatArray, Law
 
 __all__ = ["Problem"]
 

@@ -1,164 +1,36 @@
-"""Read-only results of a fit: parameters with uncertainty, predictions with bands."""
+"""Read-only results of a fit: parameters with uncertainty, and their resampling.
+
+:class:`FitResult` (one builder, :func:`build_fit_result`, makes every one of them),
+:class:`BootstrapResult`, and :func:`bootstrap`, the one entry point of the resampling
+(:mod:`scalinglab.fitting._bootstrap` does the refits). What a fit predicts lives in
+:mod:`scalinglab.fitting._prediction`.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import stdtrit
 
 from scalinglab._errors import InputError
+from scalinglab.fitting._bootstrap import refit_resamples
 from scalinglab.fitting._numdiff import central_jacobian
-from scalinglab.laws import Law
-from scalinglab.laws._base import FloatArray
+from scalinglab.fitting._prediction import (
+    CalibratedBand,
+    Inversion,
+    Prediction,
+    _check_level,
+    _first_crossing,
+    _jsonable,
+    _readonly,
+)
+from scalinglab.laws import FloatArray, Law
 
-if TYPE_CHECKING:
-    from scalinglab.fitting._bootstrap import BootstrapResult
-
-__all__ = ["FitResult", "Inversion", "Prediction"]
-
-
-def _readonly(a: ArrayLike) -> FloatArray:
-    arr = np.array(a, dtype=float)
-    arr.setflags(write=False)
-    return arr
-
-
-def _check_level(level: float) -> float:
-    if not 0 < level < 1:
-        raise InputError(f"The 'level' parameter must be in (0, 1). Got {level!r} instead.")
-    return float(level)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def _first_crossing(
-    f: Callable[[FloatArray], FloatArray], target: FloatArray, log_x_range: tuple[float, float]
-) -> FloatArray:
-    """The smallest x in the range with ``f(x) = target``, per target.
-
-    ``f`` is scanned on a log grid and the first sign change is refined by bisection, so a
-    band edge that turns back (bands widen far from the data) gives its first crossing.
-    ``inf`` where ``f`` never reaches the target in the range, the range's start where it
-    is already past it there.
-    """
-    grid = np.linspace(log_x_range[0], log_x_range[1], 600)
-    values = f(np.exp(grid))
-    out = np.empty(target.shape)
-    for i, t in enumerate(target):
-        g = values - t
-        start_sign = np.sign(g[0])
-        if start_sign == 0:
-            out[i] = np.exp(grid[0])
-            continue
-        changed = np.flatnonzero(np.sign(g) != start_sign)
-        if len(changed) == 0:
-            out[i] = np.inf
-            continue
-        hi_i = int(changed[0])
-        if hi_i == 0:
-            out[i] = np.exp(grid[0])
-            continue
-        lo, hi = grid[hi_i - 1], grid[hi_i]
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            if np.sign(f(np.array([np.exp(mid)]))[0] - t) == start_sign:
-                lo = mid
-            else:
-                hi = mid
-            if hi - lo < 1e-10:
-                break
-        out[i] = np.exp(0.5 * (lo + hi))
-    return out
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """A predicted value with a band at a stated level.
-
-    Attributes
-    ----------
-    x : array
-        Where the law was evaluated.
-    value : array
-        The point prediction (the fitted law).
-    lower, upper : arrays
-        The band. With ``interval="prediction"`` it is meant to contain a new measurement
-        with probability ``level``; with ``"confidence"`` it contains the law itself.
-    level : float
-    method : str
-        ``"delta"`` (linearised parameter covariance), ``"bootstrap"`` or ``"ensemble"``.
-    """
-
-    x: FloatArray
-    value: FloatArray
-    lower: FloatArray
-    upper: FloatArray
-    level: float
-    method: str
-    interval: str = "prediction"
-
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
-            {
-                "x": self.x,
-                "value": self.value,
-                "lower": self.lower,
-                "upper": self.upper,
-                "level": self.level,
-                "method": self.method,
-                "interval": self.interval,
-            }
-        )
-
-
-@dataclass(frozen=True)
-class Inversion:
-    """The input needed to reach a target output, with a band.
-
-    ``value`` is ``nan`` where the target cannot be reached (below the fitted floor);
-    ``reason`` then says why. ``upper`` is ``inf`` where some plausible parameters put
-    the floor above the target: the band is honest about it.
-    """
-
-    target: FloatArray
-    value: FloatArray
-    lower: FloatArray
-    upper: FloatArray
-    level: float
-    feasible: np.ndarray
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
-            {
-                "target": self.target,
-                "value": self.value,
-                "lower": self.lower,
-                "upper": self.upper,
-                "level": self.level,
-                "feasible": self.feasible.astype(bool).tolist(),
-                "reason": self.reason,
-            }
-        )
-
+__all__ = ["BootstrapResult", "FitResult", "bootstrap", "build_fit_result"]
 
 @dataclass(frozen=True)
 class FitResult:
@@ -295,30 +167,25 @@ class FitResult:
         x_arr = self.law.check_x(x)
         value = self.law.predict(x_arr, self.values)
         # A law that carries its own calibrated band (the ensemble of law="auto") gives it.
-        own_band = getattr(self.law, "log_band_halfwidth", None)
-        if own_band is not None:
-            half = own_band(x_arr, self.values, level, interval)
+        own_band = isinstance(self.law, CalibratedBand)
+        if isinstance(self.law, CalibratedBand):
+            half = self.law.log_halfwidth(x_arr, self.values, level, interval)
         else:
             g = self._log_prediction_gradient(x_arr)
             var = np.einsum("ij,jk,ik->i", g, self.cov_theta, g)
             if interval == "prediction":
                 var = var + self.residual_scale**2
             half = self._quantile(level) * np.sqrt(np.clip(var, 0, None))
-        return Prediction(
-            x=_readonly(x_arr),
-            value=_readonly(value),
-            lower=_readonly(value * np.exp(-half)),
-            upper=_readonly(value * np.exp(half)),
-            level=level,
-            method="delta" if own_band is None else "ensemble",
-            interval=interval,
+        return Prediction.of(
+            x_arr, value, value * np.exp(-half), value * np.exp(half), level, "ensemble" if own_band else "delta",
+            interval,
         )
 
     def inverse(self, y_target: ArrayLike, level: float = 0.9) -> Inversion:
         """The input needed to reach ``y_target``, with a band.
 
         The point is the law's inverse (Hestness et al. 2017, section 2:
-        m* = ((eps_t - gamma)/alpha)^(1/beta_g)). The band is where the edges of the
+        n* = ((eps_t - gamma)/alpha)^(1/beta_g), n the data size). The band is where the edges of the
         ``confidence`` band of :meth:`predict` first cross the target: the optimistic edge
         gives the lower end, the pessimistic one the upper end, ``inf`` where that edge never
         reaches the target. Working from the band makes the inverse consistent with
@@ -376,15 +243,9 @@ class FitResult:
     def bootstrap(self, n: int = 1000, seed: int = 0, n_jobs: int = 1) -> BootstrapResult:
         """Refit on ``n`` case resamples; percentile intervals for parameters and predictions.
 
-        Each refit starts from this fit's optimum (warm start). See
-        :func:`scalinglab.fitting.bootstrap`.
+        Each refit starts from this fit's optimum (warm start); an ensemble of
+        ``law="auto"`` refits its members. See :func:`scalinglab.fitting.bootstrap`.
         """
-        if self.law.name == "ensemble":  # law="auto": refit its members per resample
-            from scalinglab.fitting._select import bootstrap_ensemble
-
-            return bootstrap_ensemble(self, n=n, seed=seed)
-        from scalinglab.fitting._bootstrap import bootstrap
-
         return bootstrap(self, n=n, seed=seed, n_jobs=n_jobs)
 
     # -- output ------------------------------------------------------------------------
@@ -419,3 +280,164 @@ class FitResult:
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
         state = "converged" if self.converged else "NOT converged"
         return f"FitResult({self.law.name}: {params}; {state}, n={self.n_points}, rmsle={self.rmsle:.3g})"
+
+
+def build_fit_result(
+    *,
+    law: Law,
+    loss: str,
+    x: FloatArray,
+    y: FloatArray,
+    values: FloatArray,
+    theta: FloatArray,
+    cov_theta: FloatArray,
+    free: np.ndarray,
+    converged: bool,
+    message: str,
+    notes: tuple[str, ...],
+    dof: int,
+    residual_scale: float,
+    cost: float,
+    huber_delta: float = 1e-3,
+    n_starts: int = 1,
+    selection: dict[str, Any] | None = None,
+    fixed: Mapping[str, float] | None = None,
+) -> FitResult:
+    """The one way a :class:`FitResult` is made.
+
+    ``cov_theta`` is the parameter covariance in fitted units (``nan`` where the data do not
+    determine it; all ``nan`` for a law that carries its own band, and then ``notes`` must
+    say so). The covariance in natural units follows by the delta method
+    (``d value / d theta = value`` for log parameters), the standard errors from its diagonal,
+    and the quality figures (RMSLE, Rosenfeld's divergence) from the law at ``x``.
+    """
+    scale = np.where([p.log for p in law.params], values, 1.0)
+    cov = cov_theta * np.outer(scale, scale)
+    stderr = np.sqrt(np.clip(np.diag(cov), 0, None))
+    stderr = np.where(np.isnan(np.diag(cov)), np.nan, stderr)
+    prediction = law.predict(x, values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_err = np.log(prediction) - np.log(y)
+        divergence = (prediction - y) / y
+    return FitResult(
+        law=law,
+        loss=loss,
+        values=_readonly(values),
+        stderr=_readonly(stderr),
+        cov=_readonly(cov),
+        theta=_readonly(theta),
+        cov_theta=_readonly(cov_theta),
+        free=free,
+        converged=converged,
+        message=message,
+        notes=notes,
+        n_points=len(y),
+        dof=dof,
+        residual_scale=residual_scale,
+        cost=cost,
+        rmsle=float(np.sqrt(np.mean(log_err**2))),
+        divergence_mean=float(np.mean(divergence)),
+        divergence_std=float(np.std(divergence)),
+        x=_readonly(x),
+        y=_readonly(y),
+        huber_delta=huber_delta,
+        n_starts=n_starts,
+        selection=selection,
+        fixed=dict(fixed or {}),
+    )
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Parameters refitted on resampled data.
+
+    Attributes
+    ----------
+    fit : FitResult
+        The fit on the full data.
+    samples : array, shape (n_ok, n_params)
+        Refitted parameters, natural units; failed refits are dropped.
+    n_requested : int
+    n_failed : int
+        Resamples whose refit raised or did not converge.
+    """
+
+    fit: FitResult
+    samples: FloatArray
+    n_requested: int
+    n_failed: int
+
+    @property
+    def standard_errors(self) -> dict[str, float]:
+        """Standard deviation of each parameter over the resamples."""
+        sd = np.std(self.samples, axis=0, ddof=1)
+        return dict(zip(self.fit.param_names, map(float, sd), strict=True))
+
+    def intervals(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
+        """Percentile intervals of the parameters."""
+        level = _check_level(level)
+        lo = np.quantile(self.samples, 0.5 - level / 2, axis=0)
+        hi = np.quantile(self.samples, 0.5 + level / 2, axis=0)
+        return {
+            n: (float(a), float(b)) for n, a, b in zip(self.fit.param_names, lo, hi, strict=True)
+        }
+
+    def predict(self, x: ArrayLike, level: float = 0.9) -> Prediction:
+        """Percentile band of the law over the resampled parameters (a confidence band)."""
+        level = _check_level(level)
+        law = self.fit.law
+        x_arr = law.check_x(x)
+        curves = np.array([law.predict(x_arr, p) for p in self.samples])
+        lower, upper = np.nanquantile(curves, [0.5 - level / 2, 0.5 + level / 2], axis=0)
+        return Prediction.of(x_arr, law.predict(x_arr, self.fit.values), lower, upper, level, "bootstrap", "confidence")
+
+    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
+        return _jsonable(
+            {
+                "n_requested": self.n_requested,
+                "n_failed": self.n_failed,
+                "stderr": self.standard_errors,
+                "intervals": {k: list(v) for k, v in self.intervals(level).items()},
+                "interval_level": level,
+            }
+        )
+
+
+def bootstrap(fit: FitResult, n: int = 1000, seed: int = 0, n_jobs: int = 1) -> BootstrapResult:
+    """Refit ``fit`` on ``n`` case resamples of its data.
+
+    A single law is refitted per resample from the original optimum (a warm start: one
+    optimiser run, not a new multi-start search). An ensemble of ``law="auto"`` keeps its
+    structure (members, their recency weights, the bound ``eps0``) and refits every member,
+    all resamples of a form in one batched fit; its percentile band shows how much the
+    points pin the curve down, with no term for extrapolation (use ``fit.predict``'s band
+    for a forecast beyond the data).
+
+    Parameters
+    ----------
+    fit : FitResult
+    n : int
+        Number of resamples.
+    seed : int
+        Seed of the resampling; results are repeatable for a given seed and ``n``, whatever
+        ``n_jobs``.
+    n_jobs : int
+        Processes to use; ``-1`` for one per core. Worth it above ~500 refits.
+
+    Returns
+    -------
+    BootstrapResult
+
+    Raises
+    ------
+    InputError
+        If ``n`` is not an int >= 2, or every refit failed.
+    """
+    if not (isinstance(n, int) and n >= 2):
+        raise InputError(f"The 'n' parameter of bootstrap must be an int >= 2. Got {n!r} instead.")
+    samples, n_failed = refit_resamples(
+        fit.law, np.asarray(fit.x), np.asarray(fit.y), np.asarray(fit.theta),
+        loss=fit.loss, huber_delta=fit.huber_delta, fixed=fit.fixed or None,
+        n=n, seed=seed, n_jobs=n_jobs,
+    )
+    return BootstrapResult(fit=fit, samples=_readonly(samples), n_requested=n, n_failed=n_failed)

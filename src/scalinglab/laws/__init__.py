@@ -1,6 +1,7 @@
 """Scaling laws: functional forms with parameters, bounds, guesses and inverses.
 
-Pure maths on plain arrays. Get a law by name with :func:`get_law`, which passes known
+Pure maths on plain arrays (:data:`FloatArray`, numpy's ``NDArray[np.float64]``, is the
+array type of every signature). Get a law by name with :func:`get_law`, which passes known
 constants (``eps0``, ``n_breaks``) to the laws that take them::
 
     >>> from scalinglab.laws import get_law
@@ -16,8 +17,8 @@ import inspect
 from typing import Any
 
 from scalinglab._errors import InputError
-from scalinglab.laws._alabdulmohsin import M3, M4
-from scalinglab.laws._base import Law, Param
+from scalinglab.laws._alabdulmohsin import M3, M4, M4Solution, m4_solve
+from scalinglab.laws._base import FloatArray, Law, Param
 from scalinglab.laws._bnsl import BNSL
 from scalinglab.laws._llm import Chinchilla, Kaplan
 from scalinglab.laws._power import Power, PowerFloor
@@ -30,9 +31,11 @@ __all__ = [
     "M4",
     "Chinchilla",
     "Envelope",
+    "FloatArray",
     "Joint",
     "Kaplan",
     "Law",
+    "M4Solution",
     "Param",
     "Power",
     "PowerFloor",
@@ -40,6 +43,7 @@ __all__ = [
     "envelope_transition",
     "get_law",
     "law_names",
+    "m4_solve",
 ]
 
 #: Every law by name.

@@ -1,18 +1,22 @@
 """The M3 and M4 forms of Alabdulmohsin, Neyshabur and Zhai (NeurIPS 2022).
 
 M4 is the form that bends: it starts on the random-guess plateau ``eps0``, follows a
-power law and approaches the floor ``eps_inf``. It is implicit in y, so :class:`M4`
-solves it with a safeguarded Newton iteration on a logit scale, vectorised over x.
+power law and approaches the floor ``eps_inf``. It is implicit in y, so :func:`m4_solve`
+solves it with a safeguarded Newton iteration on a logit scale, vectorised (and
+broadcasting over parameters, which is how the batched fits of ``law="auto"`` use it, with
+the derivatives of ``ln y`` it also returns).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from scalinglab.laws._base import FloatArray, Law, Param, as_params, linear_fit, log_grid
 
-__all__ = ["M3", "M4"]
+__all__ = ["M3", "M4", "M4Solution", "m4_solve"]
 
 
 class M3(Law):
@@ -101,9 +105,7 @@ class M4(Law):
         span = self.eps0 - eps_inf
         if span <= 0:
             return np.full(x_arr.shape, np.nan)
-        rhs = np.log(b) + c * np.log(x_arr) + (a - 1.0) * np.log(span)
-        s = np.exp(-np.logaddexp(0.0, -_solve_logit(rhs, a)))  # sigmoid, overflow-safe
-        return np.asarray(eps_inf + s * span, dtype=float)
+        return m4_solve(np.log(b) + c * np.log(x_arr), a, eps_inf, self.eps0).y
 
     def floor(self, params: ArrayLike) -> float:
         return float(as_params(params, 4, self.name)[3])
@@ -137,17 +139,95 @@ class M4(Law):
         return [p for _, p in candidates]
 
 
-def _solve_logit(rhs: FloatArray, a: float) -> FloatArray:
-    """Solve ``-softplus(-z) + a softplus(z) = rhs`` for z, elementwise.
+@dataclass(frozen=True)
+class M4Solution:
+    """M4 solved for y, with the derivatives of ``ln y`` (arrays of one broadcast shape).
+
+    Attributes
+    ----------
+    y : array
+        The error.
+    s : array
+        ``(y - eps_inf) / (eps0 - eps_inf)``, in (0, 1).
+    dlny_dlin, dlny_da, dlny_deps_inf : arrays
+        ``d ln y`` by the linear term ``ln b + c ln x``, by ``a`` and by ``eps_inf`` (implicit
+        function theorem on ``G = ln(y - eps_inf) - a ln(eps0 - y) - ln b - c ln x = 0``).
+    """
+
+    y: FloatArray
+    s: FloatArray
+    dlny_dlin: FloatArray
+    dlny_da: FloatArray
+    dlny_deps_inf: FloatArray
+
+
+def m4_solve(
+    lin: ArrayLike, a: ArrayLike, eps_inf: ArrayLike, eps0: float, z0: ArrayLike | None = None
+) -> M4Solution:
+    """Solve M4, ``(y - eps_inf) / (eps0 - y)^a = b x^c``, for y, elementwise.
+
+    Parameters
+    ----------
+    lin : array-like
+        ``ln b + c ln x`` (any shape; the other arguments broadcast against it).
+    a, eps_inf : array-like
+        The bend and the floor (``eps_inf < eps0``).
+    eps0 : float
+        The random-guess plateau.
+    z0 : array-like, optional
+        A nearby solution on the logit scale ``z = logit(s)`` (``nan`` where none), which
+        starts the Newton iteration closer to the root (used inside Levenberg-Marquardt).
+
+    Returns
+    -------
+    M4Solution
+
+    Notes
+    -----
+    Writing ``y = eps_inf + s (eps0 - eps_inf)`` with ``s = sigmoid(z)`` turns the law into
+    ``ln s - a ln(1 - s) = lin + (a - 1) ln(eps0 - eps_inf)``, whose left side is increasing
+    in z; :func:`_solve_logit` finds the root.
+    """
+    a_arr = np.asarray(a, dtype=float)
+    e_inf = np.asarray(eps_inf, dtype=float)
+    span = eps0 - e_inf
+    rhs = np.asarray(lin, dtype=float) + (a_arr - 1.0) * np.log(span)
+    z = _solve_logit(rhs, a_arr, None if z0 is None else np.asarray(z0, dtype=float))
+    s = np.exp(-np.logaddexp(0.0, -z))  # sigmoid, overflow-safe
+    y = np.asarray(e_inf + s * span, dtype=float)
+    # With y - eps_inf = s span and eps0 - y = (1 - s) span: G_y = 1/(y - eps_inf) + a/(eps0 - y),
+    # and d ln y / d theta = -G_theta / (G_y y).
+    y_minus = s * span
+    y_plus = (1.0 - s) * span
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = 1.0 / ((1.0 / y_minus + a_arr / y_plus) * y)
+        return M4Solution(
+            y=y,
+            s=s,
+            dlny_dlin=scale,
+            dlny_da=scale * np.log(y_plus),
+            dlny_deps_inf=scale / y_minus,
+        )
+
+
+def _solve_logit(rhs: FloatArray, a: FloatArray, z0: FloatArray | None = None) -> FloatArray:
+    """Solve ``-softplus(-z) + a softplus(z) = rhs`` for z, elementwise (``a`` broadcasts).
 
     The left side is strictly increasing, so Newton steps inside a shrinking bracket
-    converge; 60 iterations are a hard cap, about 6 are used in practice.
+    converge; 60 iterations are a hard cap, about 6 are used in practice (fewer from a
+    warm start ``z0``). Each element stops when its own step is below tolerance, so its
+    value does not depend on the other elements solved with it (a batch of fits gives
+    each row what it would get alone).
     """
+    rhs = np.broadcast_to(rhs, np.broadcast_shapes(np.shape(rhs), np.shape(a)))
     lo = np.full(rhs.shape, -750.0)
     hi = np.full(rhs.shape, 750.0)
     # Asymptotes give a start close to the root: z ~ rhs for z << 0, z ~ rhs / a for z >> 0.
-    z = np.where(rhs < 0, rhs, rhs / max(a, 1e-12))
+    z = np.where(rhs < 0, rhs, rhs / np.maximum(a, 1e-12))
+    if z0 is not None:
+        z = np.where(np.isfinite(z0), z0, z)
     z = np.clip(z, lo + 1, hi - 1)
+    active = np.ones(rhs.shape, dtype=bool)
     for _ in range(60):
         sp_pos = np.logaddexp(0.0, z)
         sp_neg = np.logaddexp(0.0, -z)
@@ -161,7 +241,9 @@ def _solve_logit(rhs: FloatArray, a: float) -> FloatArray:
         z_new = z - step
         outside = ~np.isfinite(z_new) | (z_new < lo) | (z_new > hi)
         z_new = np.where(outside, 0.5 * (lo + hi), z_new)
-        if np.all(np.abs(z_new - z) < 1e-12 * (1.0 + np.abs(z))):
-            return z_new
-        z = z_new
+        settled = np.abs(z_new - z) < 1e-12 * (1.0 + np.abs(z))
+        z = np.where(active, z_new, z)
+        active &= ~settled
+        if not np.any(active):
+            break
     return z

@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["Law", "Param"]
+__all__ = ["FloatArray", "Law", "Param"]
 
+#: The array type of every law and fit: numpy's float64 arrays. Public as
+#: ``scalinglab.laws.FloatArray``.
 FloatArray = NDArray[np.float64]
 
 

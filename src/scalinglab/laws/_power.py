@@ -13,9 +13,11 @@ __all__ = ["Power", "PowerFloor"]
 class Power(Law):
     """Pure power law ``y = a x^b`` (Hestness et al. 2017, eq. 1; Alabdulmohsin 2022 M1).
 
-    ``b`` takes either sign: negative for a learning curve eps(m) = alpha m^beta_g,
-    positive for the model-size law s(m) = sigma m^beta_p. Fitting it by least squares in
-    log space is linear regression of ln y on ln x, which the starting point already is.
+    ``b`` is a signed exponent (the formula has no minus sign): negative for a learning
+    curve eps(n) = alpha n^beta_g, positive for the model-size law s(n) = sigma n^beta_p
+    (n the data size; Hestness et al. write both with their own signs). Fitting it by
+    least squares in log space is linear regression of ln y on ln x, which the starting
+    point already is.
     """
 
     name = "power"
@@ -46,7 +48,8 @@ class PowerFloor(Law):
     """Power law with irreducible error ``y = a x^-b + c``.
 
     Hestness et al. 2017, eq. (2) with beta_g = -b and gamma = c; Alabdulmohsin et al.
-    2022, M2. ``c`` is the floor that no amount of data removes.
+    2022, M2. ``b`` is a decay rate, >= 0 (the formula carries the minus sign); ``c`` is the
+    floor that no amount of data removes.
     """
 
     name = "power_floor"
@@ -66,7 +69,7 @@ class PowerFloor(Law):
         return float(as_params(params, 3, self.name)[2])
 
     def inverse(self, y: ArrayLike, params: ArrayLike) -> FloatArray:
-        """x = ((y - c) / a)^(-1 / b), defined only for y > c (METHOD.md section 2)."""
+        """x = ((y - c) / a)^(-1 / b), defined only for y > c (Hestness et al. 2017, eq. 2 inverted)."""
         a, b, c = as_params(params, 3, self.name)
         gap = np.asarray(y, dtype=float) - c
         with np.errstate(divide="ignore", invalid="ignore"):

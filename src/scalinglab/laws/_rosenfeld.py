@@ -22,7 +22,7 @@ def envelope_transition(eps_tilde: ArrayLike, eps0: float, eta: float) -> FloatA
 
     Equals ``eps0 * eps_tilde / sqrt(eps_tilde^2 + eta^2)`` (Rosenfeld et al. 2020,
     eq. 5): ``eps_tilde`` when it is small, the random-guess error ``eps0`` when large.
-    Check from METHOD.md: eps0 = 0.9, eps_tilde = 0.5, eta = 0.1 gives 0.8825.
+    Check by hand: eps0 = 0.9, eps_tilde = 0.5, eta = 0.1 gives 0.9 * 0.5 / sqrt(0.26) = 0.8825.
     """
     et = np.asarray(eps_tilde, dtype=float)
     return np.asarray(eps0 * et / np.hypot(et, eta), dtype=float)
@@ -183,20 +183,22 @@ class Joint(Law):
     def compute_optimal(self, compute: ArrayLike, params: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Model and data sizes minimising the error under ``m * n = K``.
 
-        Rosenfeld et al. 2020, section 7 (METHOD.md):
+        Rosenfeld et al. 2020, section 7:
         ``m* = (beta b / alpha)^(1/(alpha+beta)) K^(alpha/(alpha+beta))`` and
         ``n* = (alpha / (beta b))^(1/(alpha+beta)) K^(beta/(alpha+beta))`` (a = 1 here).
 
         Returns
         -------
-        (n_opt, m_opt) : tuple of arrays
+        (m_opt, n_opt) : tuple of arrays
+            Model size first, then data size, as :meth:`Chinchilla.compute_optimal`
+            returns ``(N_opt, D_opt)`` (the law's inputs are in the other order, ``(n, m)``).
         """
         alpha, b, beta, _, _ = as_params(params, 5, self.name)
         k = np.asarray(compute, dtype=float)
         total = alpha + beta
         m_opt = (beta * b / alpha) ** (1 / total) * np.power(k, alpha / total)
         n_opt = (alpha / (beta * b)) ** (1 / total) * np.power(k, beta / total)
-        return np.asarray(n_opt, dtype=float), np.asarray(m_opt, dtype=float)
+        return np.asarray(m_opt, dtype=float), np.asarray(n_opt, dtype=float)
 
 
 class Pruning(Law):
@@ -205,7 +207,7 @@ class Pruning(Law):
     ``eps(d) = eps_np [(d^2 + p^2 r^2) / (d^2 + p^2)]^(gamma/2)`` with
     ``r = (eps_up / eps_np)^(1/gamma)`` (Rosenfeld et al. 2021, eq. 2): the unpruned error
     ``eps_np`` at d = 1, a power-law region of slope ``-gamma`` and a high plateau ``eps_up``
-    for d << p. METHOD.md check: eps_np 0.08, eps_up 0.9, gamma 2, p 0.01 give 0.8999,
+    for d << p. Check by hand: eps_np 0.08, eps_up 0.9, gamma 2, p 0.01 give 0.8999,
     0.8919, 0.490, 0.0881, 0.0801 at d = 1e-4 ... 1.
     """
 

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalinglab.laws import M4, Envelope, Law, PowerFloor
-from scalinglab.laws._base import FloatArray
+from scalinglab.laws import M4, Envelope, FloatArray, Law, PowerFloor, m4_solve
 
 __all__ = ["FORMS", "BatchFit", "batch_fit"]
 
@@ -55,6 +54,7 @@ class _Data:
     y: FloatArray
     x_ref: float
     eps0: float
+    y_min: float  # the smallest error of the whole curve
 
 
 class _Form:
@@ -183,34 +183,16 @@ class _Envelope(_Form):
 
 
 class _M4(_Form):
-    """``(y - E)/(eps0 - y)^a = B e^{c t}``; u = (ln B, ln(-c), ln a, logit(E / y_min))."""
+    """``(y - E)/(eps0 - y)^a = B e^{c t}``; u = (ln B, ln(-c), ln a, logit(E / y_min)).
+
+    The law itself (:func:`scalinglab.laws.m4_solve`) solves for y and gives the
+    derivatives of ``ln y``; this form only maps them to its coordinates ``u``. The floor
+    is searched below the smallest error of the whole curve (``_Data.y_min``, so that every
+    row shares one parametrisation): a floor above an observed error is not a floor.
+    """
 
     name = "m4"
     k = 4
-
-    def __init__(self) -> None:
-        self._y_min = 1.0
-
-    def _solve(self, rhs: FloatArray, a: FloatArray, z0: FloatArray | None = None) -> FloatArray:
-        """z with ``-softplus(-z) + a softplus(z) = rhs`` (increasing in z), elementwise."""
-        # Asymptotes give a start close to the root: z ~ rhs for z << 0, rhs / a for z >> 0.
-        z = np.where(rhs < 0, rhs, rhs / np.maximum(a, 1e-3))
-        if z0 is not None:
-            # Inside Levenberg-Marquardt the previous iterate's solution is closer still.
-            z = np.where(np.isfinite(z0), z0, z)
-        z = np.clip(z, -700, 700)
-        for _ in range(40):
-            sp_pos = np.logaddexp(0.0, z)
-            sp_neg = sp_pos - z
-            s = np.exp(-sp_neg)
-            g = -sp_neg + a * sp_pos - rhs
-            step = g / ((1.0 - s) + a * s)
-            # Damped where the step is wild: the function is convex-concave, so a cap of 20
-            # logit units per step keeps Newton from overshooting into the flat tails.
-            z = z - np.clip(step, -20, 20)
-            if np.max(np.abs(step)) < 1e-10:
-                break
-        return z
 
     def log_pred(
         self, u: FloatArray, d: _Data, t: FloatArray | None = None, guess: FloatArray | None = None
@@ -220,34 +202,25 @@ class _M4(_Form):
         c = -np.exp(u[:, 1:2])
         a = np.minimum(np.exp(u[:, 2:3]), 20.0)
         sig_e = _sigmoid(u[:, 3:4])
-        e_inf = self._y_min * sig_e
-        span = d.eps0 - e_inf
-        rhs = ln_b + c * t + (a - 1.0) * np.log(span)
+        e_inf = d.y_min * sig_e
         z0 = None
         if guess is not None:
             with np.errstate(all="ignore"):
-                s0 = (np.exp(guess) - e_inf) / span
+                s0 = (np.exp(guess) - e_inf) / (d.eps0 - e_inf)
                 z0 = np.where((s0 > 1e-12) & (s0 < 1 - 1e-12), _logit(s0), np.nan)
-        z = self._solve(rhs, a, z0)
-        s = _sigmoid(z)
-        y = e_inf + s * span
-        # G = ln(y - E) - a ln(eps0 - y) - ln B - c t = 0, with y - E = s span, eps0 - y = (1-s) span.
-        ym = s * span
-        yp = (1.0 - s) * span
-        g_y = 1.0 / ym + a / yp
-        scale = 1.0 / (g_y * y)  # d ln y = -G_theta / (G_y y)
-        d_lnb = scale
-        d_c = scale * t * c
-        d_a = scale * np.log(yp) * a * (np.exp(u[:, 2:3]) < 20.0)
-        d_e = scale * (1.0 / ym) * self._y_min * sig_e * (1 - sig_e)
+        sol = m4_solve(ln_b + c * t, a, e_inf, d.eps0, z0)
+        d_lnb = sol.dlny_dlin
+        d_c = sol.dlny_dlin * t * c
+        d_a = sol.dlny_da * a * (np.exp(u[:, 2:3]) < 20.0)
+        d_e = sol.dlny_deps_inf * d.y_min * sig_e * (1 - sig_e)
         jac = np.stack(np.broadcast_arrays(d_lnb, d_c, d_a, d_e), axis=-1)
-        return np.log(y), jac
+        return np.log(sol.y), jac
 
     def starts(self, d: _Data, w: FloatArray) -> FloatArray:
         y_c = np.minimum(d.y, d.eps0 * (1 - 1e-9))
         rows = []
         for frac in (0.3, 0.8):
-            e_inf = frac * self._y_min
+            e_inf = frac * d.y_min
             for a in (0.3, 1.0, 3.0):
                 z = np.log(np.maximum(y_c - e_inf, _TINY)) - a * np.log(d.eps0 - y_c)
                 p, q = _weighted_line(d.t, z, w)
@@ -265,7 +238,7 @@ class _M4(_Form):
     def to_law(self, u: FloatArray, d: _Data) -> FloatArray:
         b, c = math.exp(u[0]), -math.exp(u[1])
         a = min(math.exp(u[2]), 20.0)
-        e_inf = self._y_min * float(_sigmoid(np.array(u[3])))
+        e_inf = d.y_min * float(_sigmoid(np.array(u[3])))
         # B (x/x_ref)^c = (B x_ref^-c) x^c
         return np.array([b * d.x_ref ** (-c), max(c, -10.0), a, e_inf])
 
@@ -339,13 +312,8 @@ def batch_fit(
     y = np.asarray(y, dtype=float)
     w = np.atleast_2d(np.asarray(weights, dtype=float))
     x_ref = float(np.max(x))
-    data = _Data(t=np.log(x / x_ref), log_y=np.log(y), y=y, x_ref=x_ref, eps0=float(eps0))
+    data = _Data(t=np.log(x / x_ref), log_y=np.log(y), y=y, x_ref=x_ref, eps0=float(eps0), y_min=float(np.min(y)))
     n_rows = w.shape[0]
-    if isinstance(form, _M4):
-        # The floor is searched below the smallest error seen (of the whole curve, so that
-        # every row shares one parametrisation); a floor above an observed error is not
-        # a floor.
-        form._y_min = float(np.min(y))
     u0 = form.starts(data, w)  # (B, S, k)
     n_starts = u0.shape[1]
     u = u0.reshape(-1, form.k).copy()

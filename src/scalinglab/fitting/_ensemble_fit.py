@@ -25,15 +25,17 @@ What it does (details in ``docs/extrapolation.md``):
    forecasts (factor 1: it gave 88% on the design half of the benchmark untuned).
 
 All forms, every prefix and every start are solved together by the batched
-Levenberg-Marquardt fit of :mod:`scalinglab.fitting._extrapolate`.
+Levenberg-Marquardt fit of :mod:`scalinglab.fitting._batched_lm`. The law returned is an
+:class:`~scalinglab.fitting._ensemble.Ensemble` carrying an
+:class:`~scalinglab.fitting._ensemble.EnsembleRecord` of how it was built.
 
 For losses other than ``"log"`` and for curves of fewer than 6 points, ``auto`` falls
-back to choosing one law by the same rolling-origin criterion (``_fit_select``).
+back to choosing one law by the same rolling-origin criterion
+(:func:`scalinglab.fitting._rolling_origin.select_law`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -41,18 +43,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
-from scalinglab.fitting._ensemble import Band, Ensemble
-from scalinglab.fitting._extrapolate import FORMS, batch_fit
-from scalinglab.fitting._fit import fit_law, validate_data
+from scalinglab.fitting._batched_lm import FORMS, batch_fit
+from scalinglab.fitting._data import validate_data
+from scalinglab.fitting._ensemble import LEARNED_FORM, Band, Ensemble, EnsembleMember, EnsembleRecord
+from scalinglab.fitting._eps0 import UNKNOWN_BOUND_FACTOR, resolve_eps0
 from scalinglab.fitting._learned import LearnedLaw
-from scalinglab.fitting._result import FitResult, _readonly
-from scalinglab.laws import get_law
-from scalinglab.laws._base import FloatArray
+from scalinglab.fitting._result import FitResult, build_fit_result
+from scalinglab.fitting._rolling_origin import AUTO_CANDIDATES, forecast_score, select_law
+from scalinglab.laws import FloatArray, get_law
 
-__all__ = ["AUTO_CANDIDATES", "AUTO_MEMBERS", "bootstrap_ensemble", "fit_auto"]
-
-#: Laws the fallback selector considers, simplest first (ties go to the simpler law).
-AUTO_CANDIDATES: tuple[str, ...] = ("power", "power_floor", "m3", "m4", "envelope")
+__all__ = ["AUTO_CANDIDATES", "AUTO_MEMBERS", "UNKNOWN_BOUND_FACTOR", "fit_auto"]
 
 #: Ensemble members: (label, form, recency exponent of the weights (x / x_max)^p).
 AUTO_MEMBERS: tuple[tuple[str, str, float], ...] = (
@@ -69,8 +69,6 @@ TRIM_FACTOR = 5.0
 KAPPA_FACTOR = 1.0
 #: Lower bound of the extrapolation rate kappa (log error per unit ln x).
 KAPPA_MIN = 0.01
-#: Bound assumed for the saturating forms when none is given: this multiple of max(y).
-UNKNOWN_BOUND_FACTOR = 2.0
 #: Fewest points for the ensemble; below it the single-law fallback is used.
 MIN_POINTS = 6
 #: Whether the learned extrapolator (``fitting/_learned.py``) joins the kept members with an
@@ -130,8 +128,8 @@ def fit_auto(
         raise InputError("The 'weights' parameter of fit_law must be finite, >= 0 and one per point.")
     w_user = w_user[order]
     if loss != "log" or len(x_arr) < MIN_POINTS or len(np.unique(x_arr)) < MIN_POINTS:
-        return _fit_select(
-            x_arr, y_arr, loss=loss, eps0=eps0, weights=w_user if weights is not None else None,
+        return select_law(
+            x_arr, y_arr, w_user if weights is not None else None, loss=loss, eps0=eps0,
             candidates=candidates, n_origins=n_origins,
         )
     return _fit_ensemble(x_arr, y_arr, eps0, w_user, user_weights=weights is not None)
@@ -141,8 +139,8 @@ def _fit_ensemble(
     x: FloatArray, y: FloatArray, eps0: float | None, w_user: FloatArray, *, user_weights: bool = False
 ) -> FitResult:
     y_max = float(np.max(y))
-    assumed_bound = eps0 is None
-    bound = UNKNOWN_BOUND_FACTOR * y_max if eps0 is None else float(eps0)
+    resolved = resolve_eps0(eps0, y)
+    assumed_bound, bound = resolved.assumed, resolved.value
     members = [m for m in AUTO_MEMBERS if m[1] == "power_floor" or bound > y_max]
     x_max = float(np.max(x))
     cuts = [x_max / r for r in ORIGIN_RATIOS]
@@ -168,13 +166,12 @@ def _fit_ensemble(
             sl = slice(j * (1 + len(masks)), (j + 1) * (1 + len(masks)))
             bf = bf_all.rows(sl)
             log_fit = log_all[sl]
-            errs = []
-            for i, (m, ok) in enumerate(zip(masks, valid, strict=True)):
-                if ok and np.any(~m):
-                    e = log_fit[i + 1][~m] - np.log(y[~m])
-                    errs.append(float(np.sqrt(np.mean(e**2))) if np.all(np.isfinite(e)) else math.inf)
-            full_ok = bool(np.isfinite(bf.cost[0]))
-            scores[label] = float(np.mean(errs)) if errs and full_ok else (math.nan if full_ok else math.inf)
+            errors = [
+                log_fit[i + 1][~m] - np.log(y[~m])
+                for i, (m, ok) in enumerate(zip(masks, valid, strict=True))
+                if ok and np.any(~m)
+            ]
+            scores[label] = forecast_score(errors) if np.isfinite(bf.cost[0]) else math.inf
             fits[label] = (bf, valid, log_fit)
 
     finite = [v for v in scores.values() if math.isfinite(v)]
@@ -187,11 +184,11 @@ def _fit_ensemble(
         raise InputError("Every member of law='auto' failed to fit this curve; check the data.")
     learned = _learned_member(x, y, eps0, masks) if LEARNED_MEMBER else None
     if learned is not None:
-        fits["learned"], scores["learned"] = learned[0], learned[1]
+        fits[LEARNED_FORM], scores[LEARNED_FORM] = learned[0], learned[1]
         # The same rule as the fitted members: dropped when it forecasts the curve's own
         # later points more than LEARNED_TRIM times worse than the best fitted member.
-        if LEARNED_TRIM is None or math.isnan(best) or not scores["learned"] > LEARNED_TRIM * best:
-            kept.append("learned")
+        if LEARNED_TRIM is None or math.isnan(best) or not scores[LEARNED_FORM] > LEARNED_TRIM * best:
+            kept.append(LEARNED_FORM)
     weights = np.full(len(kept), 1.0 / len(kept))
 
     # The ensemble's own rolling-origin forecasts set the extrapolation rate of the band.
@@ -211,28 +208,51 @@ def _fit_ensemble(
     resid = log_full - np.log(y)
     scatter = float(np.sqrt(np.sum(w_user * resid**2) / max(np.sum(w_user), 1e-300)))
 
+    dropped = [lb for lb, _, _ in members if lb not in kept]
+    reason = (
+        f"geometric mean with equal weights of {', '.join(kept)}"
+        + (f"; dropped {', '.join(dropped)} (rolling-origin RMSLE > {TRIM_FACTOR:g}x the best)" if dropped else "")
+        + f"; rolling-origin forecasts from x <= x_max/r, r in {list(ORIGIN_RATIOS)}"
+    )
+    weight_of = {lb: float(weights[i]) for i, lb in enumerate(kept)}
+    candidates = [(lb, form, recency) for lb, form, recency in members]
+    if learned is not None:
+        candidates.append((LEARNED_FORM, LEARNED_FORM, 0.0))
+    record = EnsembleRecord(
+        members=tuple(
+            EnsembleMember(
+                label=lb,
+                form=form,
+                recency=recency,
+                weight=weight_of.get(lb, 0.0),
+                score=scores[lb],
+                params={} if form == LEARNED_FORM else dict(
+                    zip(fits[lb][0].form.law(bound).param_names, fits[lb][0].law_values(0).tolist(), strict=True)
+                ),
+            )
+            for lb, form, recency in candidates
+        ),
+        eps0=bound,
+        eps0_assumed=assumed_bound,
+        user_weights=w_user.copy() if user_weights else None,
+        reason=reason,
+    )
     member_laws = []
     values = []
     for lb in kept:
         bf = fits[lb][0]
-        if lb == "learned":
+        if lb == LEARNED_FORM:
             member_laws.append((lb, bf))
             values.append(np.zeros(0))
             continue
         member_laws.append((lb, bf.form.law(bound)))
         values.append(bf.law_values(0))
     law = Ensemble(member_laws, weights.tolist(), Band(scatter, kappa, x_max),
-                   upper=None if assumed_bound else bound)
+                   upper=None if assumed_bound else bound, record=record)
     values_arr = np.concatenate(values)
     log_mask = np.array([p.log for p in law.params])
     theta = np.where(log_mask, np.log(np.maximum(values_arr, 1e-300)), values_arr)
-    n_par = law.n_params
-    nan_cov = np.full((n_par, n_par), np.nan)
-    prediction = law.predict(x, values_arr)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_err = np.log(prediction) - np.log(y)
-        divergence = (prediction - y) / y
-    converged = all(bool(fits[lb][0].converged[0]) for lb in kept if lb != "learned")
+    converged = all(bool(fits[lb][0].converged[0]) for lb in kept if lb != LEARNED_FORM)
     notes = [
         "ensemble: the band comes from the members' spread and the curve's own rolling-origin "
         "forecasts, not from parameter standard errors (stderr are nan)"
@@ -242,62 +262,25 @@ def _fit_ensemble(
             f"no eps0 given: the saturating members assume the loss starts at most at "
             f"{bound:.4g} (= {UNKNOWN_BOUND_FACTOR:g} max y); give eps0 if the loss has a known bound"
         )
-    dropped = [lb for lb, _, _ in members if lb not in kept]
-    reason = (
-        f"geometric mean with equal weights of {', '.join(kept)}"
-        + (f"; dropped {', '.join(dropped)} (rolling-origin RMSLE > {TRIM_FACTOR:g}x the best)" if dropped else "")
-        + f"; rolling-origin forecasts from x <= x_max/r, r in {list(ORIGIN_RATIOS)}"
-    )
-    selection: dict[str, Any] = {
-        "method": "ensemble",
-        "winner": "ensemble",
-        "members": [
-            {
-                "label": lb,
-                "law": form,
-                "recency": recency,
-                "weight": float(weights[kept.index(lb)]) if lb in kept else 0.0,
-                "score": scores[lb],
-                "params": dict(
-                    zip(fits[lb][0].form.law(bound).param_names, fits[lb][0].law_values(0).tolist(), strict=True)
-                ),
-            }
-            for lb, form, recency in members
-        ]
-        + ([{"label": "learned", "law": "learned", "recency": 0.0,
-             "weight": float(weights[-1]) if "learned" in kept else 0.0,
-             "score": scores["learned"], "params": {}}] if learned is not None else []),
-        "scores": scores,
-        "eps0": bound,
-        "eps0_assumed": assumed_bound,
-        "band": law.band.to_dict() if law.band else None,
-        "user_weights": w_user.tolist() if user_weights else None,
-        "reason": reason,
-    }
-    n = len(y)
-    return FitResult(
+    n_par = law.n_params
+    return build_fit_result(
         law=law,
         loss="log",
-        values=_readonly(values_arr),
-        stderr=_readonly(np.full(n_par, np.nan)),
-        cov=_readonly(nan_cov),
-        theta=_readonly(theta),
-        cov_theta=_readonly(nan_cov),
+        x=x,
+        y=y,
+        values=values_arr,
+        theta=theta,
+        # No parameter covariance: the band is the law's own (the first note says so).
+        cov_theta=np.full((n_par, n_par), np.nan),
         free=np.ones(n_par, dtype=bool),
         converged=converged,
         message="ensemble of converged member fits" if converged else "not converged: a member fit did not settle",
         notes=tuple(notes),
-        n_points=n,
-        dof=n - max(FORMS[f].k for _, f, _ in members),
+        dof=len(y) - max(FORMS[f].k for _, f, _ in members),
         residual_scale=scatter,
         cost=float(0.5 * np.sum(w_user * resid**2)),
-        rmsle=float(np.sqrt(np.mean(log_err**2))),
-        divergence_mean=float(np.mean(divergence)),
-        divergence_std=float(np.std(divergence)),
-        x=_readonly(x),
-        y=_readonly(y),
         n_starts=1,
-        selection=selection,
+        selection=record.selection(law.band),
     )
 
 
@@ -315,151 +298,13 @@ def _learned_member(
     except InputError:
         return None
     rows = [law.log_predict(x)[0]]
-    valid, errs = [], []
+    valid, errors = [], []
     for m in masks:
         ok = bool(len(np.unique(x[m])) >= MIN_POINTS and np.any(~m))
         valid.append(ok)
         row = np.full(len(x), np.nan)
         if ok:
             row[~m] = law.net.predict(x[m], y[m], x[~m], eps0)[0]
-            errs.append(float(np.sqrt(np.mean((row[~m] - np.log(y[~m])) ** 2))))
+            errors.append(row[~m] - np.log(y[~m]))
         rows.append(row)
-    return (law, valid, rows), float(np.mean(errs)) if errs else math.nan
-
-
-def _rolling_origin_score(
-    name: str, x: FloatArray, y: FloatArray, loss: str, eps0: float, n_origins: int
-) -> float:
-    n_params = get_law(name, eps0=eps0).n_params
-    errors = []
-    for k in range(len(x) - n_origins, len(x)):
-        if k < n_params + 1:
-            continue
-        try:
-            fit = fit_law(name, x[:k], y[:k], loss=loss, eps0=eps0, n_starts=2)
-        except InputError:
-            return math.inf
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pred = fit.law.predict(x[k:], fit.values)
-            err = np.log(pred) - np.log(y[k:])
-        if not np.all(np.isfinite(err)):
-            return math.inf
-        errors.append(float(np.sqrt(np.mean(err**2))))
-    return float(np.mean(errors)) if errors else math.inf
-
-
-def _fit_select(
-    x: ArrayLike,
-    y: ArrayLike,
-    *,
-    loss: str = "log",
-    eps0: float | None = None,
-    weights: ArrayLike | None = None,
-    candidates: tuple[str, ...] = AUTO_CANDIDATES,
-    n_origins: int = 3,
-) -> FitResult:
-    """Fit the 1-input law that best predicts the largest points of its own curve.
-
-    Parameters
-    ----------
-    x, y : array-like
-        A learning curve (1-D ``x``).
-    loss : str
-        Loss used for every fit.
-    eps0 : float, optional
-        Random-guess error for m4 and envelope. If not given and every y is below 1,
-        1.0 is used (error rates are <= 1); otherwise those laws are skipped.
-    candidates : tuple of str
-        Law names to consider.
-    n_origins : int
-        How many of the largest points serve as validation origins.
-
-    Returns
-    -------
-    FitResult
-        The winner refitted on all points; ``result.selection`` holds every candidate's
-        score, the winner and the reason.
-    """
-    x_arr, y_arr = validate_data(get_law("power"), x, y, where="fit_law(law='auto')")
-    order = np.argsort(x_arr, kind="stable")
-    x_arr, y_arr = x_arr[order], y_arr[order]
-    usable = [c for c in candidates if eps0 is not None or c not in ("m4", "envelope")]
-    usable = [c for c in usable if get_law(c, eps0=eps0 or 1.0).n_params < len(x_arr)]
-    if not usable:
-        raise InputError(
-            f"law='auto' needs at least 3 points to choose a law. Got {len(x_arr)} instead."
-        )
-    scores = {
-        name: _rolling_origin_score(name, x_arr, y_arr, loss, eps0 or 1.0, n_origins)
-        for name in usable
-    }
-    finite = {k: v for k, v in scores.items() if math.isfinite(v)}
-    winner = min(finite, key=lambda k: finite[k]) if finite else "power"
-    reason = (
-        f"lowest mean RMSLE when predicting the last {n_origins} points from the points "
-        f"before them (rolling origin): {finite[winner]:.4g}"
-        if finite
-        else "no candidate could be validated (too few points); fell back to power"
-    )
-    weights_arr = None if weights is None else np.asarray(weights, dtype=float)[order]
-    fit = fit_law(winner, x_arr, y_arr, loss=loss, eps0=eps0 or 1.0, weights=weights_arr)
-    selection: dict[str, Any] = {
-        "method": "rolling_origin",
-        "winner": winner,
-        "scores": scores,
-        "reason": reason,
-    }
-    return _with_selection(fit, selection)
-
-
-def _with_selection(fit: FitResult, selection: dict[str, Any]) -> FitResult:
-    return dataclasses.replace(fit, selection=selection)
-
-
-def bootstrap_ensemble(fit: FitResult, n: int = 1000, seed: int = 0) -> Any:
-    """Case-resampling bootstrap of a ``law="auto"`` ensemble (``FitResult.bootstrap``).
-
-    Each resample keeps the ensemble's structure (its members, their recency weights and
-    the bound ``eps0``) and refits every member on the resampled points, all resamples of
-    a form in one batched fit (a resample is a row of integer multiplicities). The result
-    is an ordinary :class:`~scalinglab.fitting.BootstrapResult`: percentile intervals of
-    the members' parameters and a percentile confidence band of the ensemble's curve.
-    That band shows how much the fitted points pin the curve down; it has no term for
-    extrapolation, so for a forecast beyond the data use ``fit.predict``'s band.
-
-    Raises
-    ------
-    InputError
-        If ``fit`` is not an ensemble fit, ``n`` is not an int >= 2, or every refit failed.
-    """
-    from scalinglab.fitting._bootstrap import BootstrapResult
-
-    if not (isinstance(n, int) and n >= 2):
-        raise InputError(f"The 'n' parameter of bootstrap must be an int >= 2. Got {n!r} instead.")
-    sel = fit.selection
-    law = fit.law
-    if not isinstance(law, Ensemble) or sel is None or sel.get("method") != "ensemble":
-        raise InputError("bootstrap_ensemble needs a fit of law='auto' that returned an ensemble.")
-    x = np.asarray(fit.x, dtype=float)
-    y = np.asarray(fit.y, dtype=float)
-    rng = np.random.default_rng(seed)
-    counts = np.array([np.bincount(rng.integers(0, len(x), len(x)), minlength=len(x)) for _ in range(n)], float)
-    w_user = np.asarray(sel["user_weights"], dtype=float) if sel.get("user_weights") is not None else np.ones(len(x))
-    rel = x / np.max(x)
-    spec = {m["label"]: (m["law"], float(m["recency"])) for m in sel["members"]}
-    parts = []
-    ok = np.ones(n, dtype=bool)
-    for label, _ in law.members:
-        form, recency = spec[label]
-        if form == "learned":  # no parameters to refit: the network reads the original points
-            parts.append(np.zeros((n, 0)))
-            continue
-        with np.errstate(all="ignore"):
-            bf = batch_fit(form, x, y, counts * (w_user * rel**recency), float(sel["eps0"]))
-            values = np.array([bf.law_values(i) for i in range(n)])
-        ok &= np.isfinite(bf.cost) & np.all(np.isfinite(values), axis=1)
-        parts.append(values)
-    if not np.any(ok):
-        raise InputError("Every bootstrap refit failed; the fit itself is probably not usable.")
-    samples = np.concatenate(parts, axis=1)[ok]
-    return BootstrapResult(fit=fit, samples=_readonly(samples), n_requested=n, n_failed=int(n - np.sum(ok)))
+    return (law, valid, rows), forecast_score(errors)
