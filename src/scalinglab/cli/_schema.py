@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from scalinglab._errors import InputError
-from scalinglab.cli import app
+from scalinglab.cli._app import app
 from scalinglab.cli._study import _check_writable_target
 
 
