@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ from numpy.typing import ArrayLike
 from scipy.special import stdtrit
 
 from scalinglab._errors import InputError
+from scalinglab._json import jsonable as _jsonable
 from scalinglab.fitting._numdiff import central_jacobian
 from scalinglab.laws import Law
 from scalinglab.laws._base import FloatArray
@@ -32,21 +32,6 @@ def _check_level(level: float) -> float:
     if not 0 < level < 1:
         raise InputError(f"The 'level' parameter must be in (0, 1). Got {level!r} instead.")
     return float(level)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def _first_crossing(
