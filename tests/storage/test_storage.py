@@ -268,9 +268,9 @@ def test_url_password_is_masked(url):
 
     store = open_storage(url)
     password = store.engine.url.password
-    assert "***" in store.display_url if password else store.display_url == url
+    assert "***" in store.url if password else store.url == url
     if password:
-        assert password not in repr(store) and password not in store.display_url
+        assert password not in repr(store) and password not in store.url
     assert mask_url("postgresql+psycopg://u:s3cr3t@h:1/db") == "postgresql+psycopg://u:***@h:1/db"
     assert "s3cr3t" not in mask_url("not a url://u:s3cr3t@h")
 

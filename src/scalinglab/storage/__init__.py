@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scalinglab._errors import InputError
+from scalinglab._errors import InputError, invalid_parameter
 from scalinglab.storage._base import (
     CurvePoint,
     PlannedRun,
@@ -93,10 +93,7 @@ def open_storage(
     if isinstance(storage, Storage):
         return storage
     if storage is not None and not isinstance(storage, str | os.PathLike):
-        raise InputError(
-            f"The 'storage' parameter of open_storage must be a URL, a path or a Storage. "
-            f"Got {storage!r} instead."
-        )
+        raise invalid_parameter("storage", "open_storage", "a URL, a path or a Storage", storage)
     url = storage_url(storage, spec_dir)
     try:
         return RDBStorage(url, migrate=migrate)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from scalinglab._errors import InputError
+from scalinglab._errors import InputError, invalid_parameter
 from scalinglab.tasks._interface import Report, RunConfig, TaskFunction, Trial, nested_shard_indices
 
 __all__ = [
@@ -61,11 +61,10 @@ def _split_reference(name: str) -> tuple[str, str]:
     reference = BUILTIN_TASKS.get(name, name)
     module_name, sep, attr = reference.partition(":")
     if not sep or not module_name or not attr:
-        raise InputError(
-            f"The 'task' parameter of the study spec must be a built-in task "
-            f"({', '.join(sorted(BUILTIN_TASKS))}) or 'package.module:function'. "
-            f"Got {name!r} instead."
-        )
+        raise invalid_parameter(
+            "task", "the study spec",
+            f"a built-in task ({', '.join(sorted(BUILTIN_TASKS))}) or 'package.module:function'",
+            name, kind="field")
     return module_name, attr
 
 
