@@ -23,11 +23,11 @@ from scalinglab.storage import (
     Storage,
     current_revision,
     downgrade,
+    metadata,
     open_storage,
     upgrade,
     utcnow,
 )
-from scalinglab.storage._models import metadata
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -189,7 +189,7 @@ def test_database_of_previous_version_opens(url):
 
 
 def test_bad_url_is_one_line():
-    from scalinglab._errors import InputError
+    from scalinglab import InputError
 
     with pytest.raises(InputError, match="Cannot open the storage"):
         open_storage("nosuchdialect://x")
@@ -276,7 +276,7 @@ def test_url_password_is_masked(url):
 
 
 def test_unreachable_server_error_hides_password():
-    from scalinglab._errors import InputError
+    from scalinglab import InputError
     from tests._services import free_port
 
     url = f"postgresql+psycopg://u:s3cr3t-pw@127.0.0.1:{free_port()}/db"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scalinglab._errors import InputError
+from scalinglab import InputError
 from scalinglab.storage import RunState, open_storage
 from scalinglab.study import StudySpec, aggregate_runs, plan_runs, run_study, study_curves
 from scalinglab.tasks.synthetic import best_model_size

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from scalinglab._errors import InputError
-from scalinglab.tasks import Trial
-from scalinglab.tasks._torch_common import TRAIN_KEYS, ParamReader, TrainSettings, fit
+from scalinglab import InputError
+from scalinglab.tasks import TRAIN_KEYS, ParamReader, TrainSettings, Trial, fit
 
 torch = pytest.importorskip("torch")
 

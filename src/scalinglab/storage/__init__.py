@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scalinglab._errors import InputError, invalid_parameter
+from scalinglab._errors import InputError, invalid_parameter, mask_credentials
 from scalinglab.storage._base import (
     CurvePoint,
     PlannedRun,
@@ -20,6 +20,7 @@ from scalinglab.storage._base import (
     StudyRecord,
     utcnow,
 )
+from scalinglab.storage._models import metadata
 from scalinglab.storage._rdb import (
     HEAD_REVISION,
     RDBStorage,
@@ -45,7 +46,9 @@ __all__ = [
     "current_revision",
     "default_url",
     "downgrade",
+    "mask_credentials",
     "mask_url",
+    "metadata",
     "open_storage",
     "scrub",
     "sqlite_file_problem",

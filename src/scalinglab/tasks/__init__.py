@@ -2,7 +2,11 @@
 
 A task is named in a study spec either by a built-in name (``"mnist1d"``) or as
 ``"package.module:function"`` for the user's own code. Built-in workloads are imported
-only when used, so that torch stays an optional dependency.
+only when used, so that torch stays an optional dependency. The pieces the built-in workloads
+share are public for a user's own task: :class:`ParamReader` (hyperparameters with defaults
+and ranges), :class:`TrainSettings` and :func:`fit` (the torch training loop with its budget
+and early stopping; torch is imported when it runs) and :func:`cached_arrays` (a data set
+downloaded or built once per machine).
 """
 
 from __future__ import annotations
@@ -13,14 +17,22 @@ from types import ModuleType
 from typing import Any
 
 from scalinglab._errors import InputError, invalid_parameter
+from scalinglab.tasks._cache import cache_dir, cached_arrays
 from scalinglab.tasks._interface import Report, RunConfig, TaskFunction, Trial, nested_shard_indices
+from scalinglab.tasks._torch_common import TRAIN_KEYS, ParamReader, TrainSettings, fit
 
 __all__ = [
     "BUILTIN_TASKS",
+    "TRAIN_KEYS",
+    "ParamReader",
     "Report",
     "RunConfig",
     "TaskFunction",
+    "TrainSettings",
     "Trial",
+    "cache_dir",
+    "cached_arrays",
+    "fit",
     "load_task",
     "nested_shard_indices",
     "task_eps0",
