@@ -118,17 +118,8 @@ def to_strict(value: Any) -> Any:
     A non-finite value under key ``k`` of a mapping becomes ``None`` and ``k_reason`` (unless
     the mapping has that key already) says why: ``"+inf: unbounded"``, ``"-inf: unbounded
     below"`` or ``"not a number: undefined for these data"``; for a list of numbers the reason
-    names the positions (``"[1] not a number: ..."``).
-
-    Parameters
-    ----------
-    value : Any
-        What to convert (see :func:`plain` for the types it takes).
-
-    Returns
-    -------
-    Any
-        JSON types only.
+    names the positions (``"[1] not a number: ..."``). ``value`` is anything :func:`plain`
+    takes; the result holds JSON types only.
     """
     value = plain(value)
     if isinstance(value, Mapping):
