@@ -19,7 +19,7 @@ from typing import Any
 from scalinglab._errors import InputError, invalid_parameter
 from scalinglab.tasks._cache import cache_dir, cached_arrays
 from scalinglab.tasks._interface import Report, RunConfig, TaskFunction, Trial, nested_shard_indices
-from scalinglab.tasks._torch_common import TRAIN_KEYS, ParamReader, TrainSettings, fit
+from scalinglab.tasks._torch_common import TRAIN_KEYS, ParamReader, TrainSettings, fit, model_width
 
 __all__ = [
     "BUILTIN_TASKS",
@@ -34,6 +34,7 @@ __all__ = [
     "cached_arrays",
     "fit",
     "load_task",
+    "model_width",
     "nested_shard_indices",
     "task_eps0",
     "task_module",
