@@ -25,7 +25,23 @@ __all__ = [
 
 
 class ScalingLabError(Exception):
-    """Base class of every error scalinglab raises on purpose."""
+    """Base class of every error scalinglab raises on purpose.
+
+    Parameters
+    ----------
+    *args
+        The message (one line: the problem and the fix).
+    parameter : str, optional
+        The parameter of the called function that the message tells the user to change (as
+        "the 'storage' parameter"), so that a front end can name it its own way: the command
+        line, which passes its options under the same names, says "the '--storage' option".
+        Only set where the fix is that parameter: a message about a spec field that happens
+        to share an option's name must not be re-worded.
+    """
+
+    def __init__(self, *args: object, parameter: str | None = None) -> None:
+        super().__init__(*args)
+        self.parameter = parameter
 
 
 class InputError(ScalingLabError, ValueError):
@@ -48,21 +64,32 @@ class ConvergenceWarning(UserWarning):
     """A fit stopped without meeting its convergence criteria."""
 
 
-def invalid_parameter(name: str, where: str, rule: str, got: Any) -> InputError:
+def invalid_parameter(name: str, where: str, rule: str, got: Any, *, kind: str = "parameter",
+                      verb: str = "be", hint: str = "") -> InputError:
     """Build an :class:`InputError` in the house message shape.
+
+    "The '<name>' <kind> of <where> must <verb> <rule>. Got <got!r> instead<hint>."
 
     Parameters
     ----------
     name : str
         The parameter, field or column that is wrong.
     where : str
-        The function, command or file it belongs to.
+        The function, command or file it belongs to ("" leaves out "of <where>").
     rule : str
-        What it must be, phrased to follow "must be".
+        What it must be, phrased to follow "must <verb>".
     got : Any
         The offending value, shown with ``repr``.
+    kind : str
+        What ``name`` is: ``"parameter"``, ``"field"``, ``"option"``, ``"column"``...
+    verb : str
+        The verb after "must" (``"be"``, ``"name"``...).
+    hint : str
+        Text after "instead", before the full stop (e.g. ``" (run it first)"``).
     """
-    return InputError(f"The {name!r} parameter of {where} must be {rule}. Got {got!r} instead.")
+    of = f" of {where}" if where else ""
+    return InputError(f"The {name!r} {kind}{of} must {verb} {rule}. Got {got!r} instead{hint}.")
+
 
 
 def require_extra(module: str, extra: str) -> ModuleType:

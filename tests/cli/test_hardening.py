@@ -331,8 +331,7 @@ def test_password_in_any_url_form_is_masked(tmp_path, url):
 
 
 def test_mask_credentials_covers_every_form():
-    from scalinglab._errors import mask_credentials
-    from scalinglab.storage import RDBStorage, mask_url
+    from scalinglab.storage import RDBStorage, mask_credentials, mask_url
 
     cases = {
         "postgresql+psycopg://u:p%40ss@h/db": "postgresql+psycopg://u:***@h/db",

@@ -7,8 +7,6 @@ is ``null`` with a ``<key>_reason`` field beside it.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from tests.cli._helpers import SEVEN_POINTS, cli, strict_loads
@@ -45,10 +43,3 @@ def test_json_output_is_strict(done_study, command):
     strict_loads(out.stdout)
 
 
-def test_non_finite_values_become_null_with_a_reason():
-    from scalinglab.cli._common import strict_json
-
-    doc = strict_loads(strict_json({"a": math.inf, "b": [1.0, math.nan], "c": {"d": -math.inf}, "e": 1}))
-    assert doc == {"a": None, "a_reason": "+inf: unbounded", "b": [1.0, None],
-                   "b_reason": "[1] not a number: undefined for these data",
-                   "c": {"d": None, "d_reason": "-inf: unbounded below"}, "e": 1}

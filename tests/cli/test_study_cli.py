@@ -80,3 +80,22 @@ def test_init_specs_of_builtin_tasks_are_valid(tmp_path):
     assert list(spec.shard_sizes) == [128 * 2**i for i in range(7)]  # 128 .. 8192, doubling
     assert spec.model.knob == "width" and list(spec.model.sizes) == [2, 4, 8, 16, 32, 64, 128]
     assert spec.train["epochs"] == 10 and spec.train["sleep_s"] == 0.05
+
+
+def test_errors_name_the_option_the_user_typed(tmp_path):
+    """A library error about a parameter names the command's option for it."""
+    spec = ('name = "o"\ntask = "synthetic"\n[data]\nshard_sizes = [64, 128]\n'
+            '[model]\nsizes = [1, 2]\n[train]\nepochs = 1\n')
+    (tmp_path / "o.toml").write_text(spec)
+    assert cli("run", "o.toml", "--storage", "o.db", "--workers", "0", "--no-progress",
+               cwd=tmp_path).returncode == 0
+    (tmp_path / "o.toml").write_text(spec.replace("[1, 2]", "[1, 4]"))
+    out = cli("run", "o.toml", "--storage", "o.db", "--workers", "0", cwd=tmp_path)
+    assert out.returncode == 2
+    line = out.stderr.strip()
+    assert line.startswith("error: The study 'o' already exists in sqlite:///") and "\n" not in line
+    assert line.endswith("with a different 'model.sizes'; give the study a new name or choose another "
+                         "storage with the '--storage' option.")
+    # Where the option is not the command's, the message keeps the parameter's name.
+    out = cli("status", "nope", "--storage", "o.db", cwd=tmp_path)
+    assert out.returncode == 2 and "The 'study' parameter must name a study stored in" in out.stderr

@@ -237,9 +237,9 @@ def test_hostile_report_is_inert_in_the_browser(hostile_file: Path, tmp_path: Pa
 
 
 def test_numbers_that_are_not_finite_are_words():
-    from scalinglab.report._html import _num
+    from scalinglab.report import format_number
 
-    texts = [_num(v) for v in (float("inf"), float("-inf"), float("nan"), None)]
+    texts = [format_number(v) for v in (float("inf"), float("-inf"), float("nan"), None)]
     assert texts == ["not bounded by the data", "not bounded below by the data", "n/a", "n/a"]
     assert not any("inf" in t.lower() or "nan" in t.lower() for t in texts)
 

@@ -23,11 +23,11 @@ from scalinglab.storage import (
     Storage,
     current_revision,
     downgrade,
+    metadata,
     open_storage,
     upgrade,
     utcnow,
 )
-from scalinglab.storage._models import metadata
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -189,7 +189,7 @@ def test_database_of_previous_version_opens(url):
 
 
 def test_bad_url_is_one_line():
-    from scalinglab._errors import InputError
+    from scalinglab import InputError
 
     with pytest.raises(InputError, match="Cannot open the storage"):
         open_storage("nosuchdialect://x")
@@ -268,15 +268,15 @@ def test_url_password_is_masked(url):
 
     store = open_storage(url)
     password = store.engine.url.password
-    assert "***" in store.display_url if password else store.display_url == url
+    assert "***" in store.url if password else store.url == url
     if password:
-        assert password not in repr(store) and password not in store.display_url
+        assert password not in repr(store) and password not in store.url
     assert mask_url("postgresql+psycopg://u:s3cr3t@h:1/db") == "postgresql+psycopg://u:***@h:1/db"
     assert "s3cr3t" not in mask_url("not a url://u:s3cr3t@h")
 
 
 def test_unreachable_server_error_hides_password():
-    from scalinglab._errors import InputError
+    from scalinglab import InputError
     from tests._services import free_port
 
     url = f"postgresql+psycopg://u:s3cr3t-pw@127.0.0.1:{free_port()}/db"

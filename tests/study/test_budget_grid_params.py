@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from scalinglab._errors import InputError
+from scalinglab import InputError
 from scalinglab.execution import budget_facts
 from scalinglab.storage import CurvePoint, open_storage
 from scalinglab.study import (

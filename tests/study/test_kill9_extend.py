@@ -19,8 +19,7 @@ import time
 import pytest
 
 from scalinglab.storage import RunState, open_storage
-from scalinglab.study import StudySpec, run_study, study_curves
-from scalinglab.study._search import PHASE_BUDGET, PHASE_GROW
+from scalinglab.study import PHASE_BUDGET, PHASE_GROW, StudySpec, run_study, study_curves
 
 # Error falls until step t* = n / 10 (20 steps per 1x budget): shards 400 and 800 need 2x and
 # 4x. Best sizes grow past the initial grid [2, 4] (c small), up to max_size 64.

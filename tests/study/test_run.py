@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scalinglab._errors import InputError
+from scalinglab import InputError
 from scalinglab.storage import RunState, open_storage
 from scalinglab.study import StudySpec, aggregate_runs, plan_runs, run_study, study_curves
 from scalinglab.tasks.synthetic import best_model_size
@@ -92,9 +92,14 @@ def test_changed_spec_is_refused_and_nothing_written(tmp_path):
     before = store.count_runs(store.get_study("c").id)
     base = make("grid", name="c").to_dict()
     changed = StudySpec.from_dict({**base, "seeds": [0, 7]})
-    with pytest.raises(InputError, match=r"different 'seeds'"):
+    with pytest.raises(InputError, match=r"different 'seeds'") as caught:
         run_study(changed, storage=db, workers=0, progress=False)
     assert store.count_runs(store.get_study("c").id) == before
+    # The library names its parameter (the CLI names its option, tests/cli/test_study_cli.py)
+    # and shows where the study is by the storage's masked URL.
+    message = str(caught.value)
+    assert f"already exists in {store.url} " in message and "'storage' parameter" in message
+    assert "--storage" not in message and caught.value.parameter == "storage"
 
 
 def test_changed_train_makes_new_runs(tmp_path):

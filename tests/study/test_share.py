@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from scalinglab._errors import InputError
+from scalinglab import InputError
 from scalinglab.storage import RunState, open_storage
 from scalinglab.study import (
     StudySpec,

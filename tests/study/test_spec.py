@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from scalinglab._errors import InputError
+from scalinglab import InputError
 from scalinglab.study import StudySpec, geometric_shard_sizes, nested_shard_indices
 
 BASE = {

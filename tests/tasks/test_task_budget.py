@@ -6,12 +6,11 @@ import tomllib
 
 import pytest
 
-from scalinglab.tasks import Trial, task_module
-from scalinglab.tasks._torch_common import TrainSettings
+from scalinglab.tasks import TrainSettings, Trial, task_module
 
 torch = pytest.importorskip("torch")
 from scalinglab.study import StudySpec  # noqa: E402
-from scalinglab.tasks._torch_common import fit  # noqa: E402
+from scalinglab.tasks import fit  # noqa: E402
 
 
 def test_the_step_budget_grows_with_the_shard_and_the_budget_factor() -> None:

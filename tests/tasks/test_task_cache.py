@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalinglab.tasks._cache import cache_dir, cached_arrays
+from scalinglab.tasks import cache_dir, cached_arrays
 
 
 def test_cache_dir_follows_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

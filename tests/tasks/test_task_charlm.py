@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from scalinglab._errors import InputError
+from scalinglab import InputError
 from scalinglab.tasks import Trial
 
 pytest.importorskip("torch")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scalinglab._errors import InputError
+from scalinglab import InputError
 from scalinglab.tasks import Trial
 
 pytest.importorskip("sklearn")

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from scalinglab._errors import InputError
-from scalinglab.tasks import Trial
-from scalinglab.tasks._torch_common import TRAIN_KEYS, ParamReader, TrainSettings, fit
+from scalinglab import InputError
+from scalinglab.tasks import TRAIN_KEYS, ParamReader, RunConfig, TrainSettings, Trial, fit, model_width
 
 torch = pytest.importorskip("torch")
 
@@ -128,3 +127,19 @@ def test_every_optimizer_reduces_the_loss(optimizer: str) -> None:
         fallback_error=1.0,
     )
     assert trial.min_val_error < 0.1 * start
+
+
+@pytest.mark.parametrize("size", [8, 8.0])
+def test_model_width_is_the_integer_size(size) -> None:
+    trial = Trial(RunConfig(0, 64, size, 0, 0, {}), lambda report: False)
+    width = model_width(trial, "the mnist1d task")
+    assert width == 8 and type(width) is int
+
+
+@pytest.mark.parametrize("size", [2.5, 0, -4])
+def test_model_width_refuses_what_is_not_a_positive_integer(size) -> None:
+    trial = Trial(RunConfig(0, 64, size, 0, 0, {}), lambda report: False)
+    with pytest.raises(InputError, match=r"^The 'model_size' parameter of the mnist1d task must "
+                                         rf"be a positive integer\. Got {size!r} instead\.$"):
+        model_width(trial, "the mnist1d task")
+

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab._errors import InputError
+from scalinglab._json import jsonable as _jsonable
 from scalinglab.analysis._checks import (
     Check,
     check_beta_p_identifiable,
@@ -37,7 +38,6 @@ from scalinglab.fitting import (
     resolve_eps0,
 )
 from scalinglab.fitting._prediction import _first_crossing
-from scalinglab.fitting._result import _jsonable
 
 __all__ = [
     "PLAN_RANGE",

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from scalinglab._json import jsonable as _jsonable
 from scalinglab.fitting import FitResult
-from scalinglab.fitting._result import _jsonable
 
 __all__ = ["Regions", "regions_from_envelope"]
 

@@ -31,8 +31,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
+from scalinglab._json import jsonable as _jsonable
 from scalinglab.analysis._checks import MIN_INTERIOR_SIZES, MIN_WINDOW
-from scalinglab.fitting._result import _jsonable
 
 __all__ = ["RunBootstrap", "best_fit_selection", "bootstrap_runs", "loglog_ols"]
 

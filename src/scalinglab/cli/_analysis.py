@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from scalinglab._errors import InputError
+from scalinglab._errors import InputError, invalid_parameter
 from scalinglab.cli._app import app
 from scalinglab.cli._common import echo_json, format_option
 from scalinglab.cli._study import _open, _record, _require_completed, _storage_option
@@ -264,8 +264,8 @@ def _in_options(exc: InputError) -> InputError:
 def predict_command(study: str, data_size: float, model_size: float | None, storage: str | None,
                     eps0: float | None, level: float, size_tolerance: float, method: str, fmt: str) -> None:
     """Predicted error of STUDY's task at a data size (and model size), with a band."""
+    from scalinglab._json import jsonable
     from scalinglab.analysis import NotEstimableError
-    from scalinglab.fitting._result import _jsonable
 
     analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
     try:
@@ -276,7 +276,7 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
         raise _in_options(exc) from exc
     law = ("joint" if model_size else "power on the power-law window" if method == "bootstrap"
            else (analysis.learning_curve.fit.selection or {}).get("winner"))
-    doc = _jsonable({"study": study, "data_size": data_size, "model_size": model_size,
+    doc = jsonable({"study": study, "data_size": data_size, "model_size": model_size,
                      "predicted": float(p.value[0]), "lower": float(p.lower[0]), "upper": float(p.upper[0]),
                      "level": level, "law": law, "method": p.method})
     if fmt == "json":
@@ -378,7 +378,8 @@ def plot_command(study: str, kind: str, output: Path, storage: str | None, eps0:
 
     fmt = output.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
-        raise InputError(f"The '--output' option of scalinglab plot must end in .png or .svg. Got {str(output)!r} instead.")
+        raise invalid_parameter("--output", "scalinglab plot", "in .png or .svg", str(output),
+                                kind="option", verb="end")
     analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
     display = getattr(report, _KINDS[kind]).from_analysis(analysis)
     output.parent.mkdir(parents=True, exist_ok=True)

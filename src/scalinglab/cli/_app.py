@@ -8,10 +8,42 @@ from __future__ import annotations
 
 import click
 
+from scalinglab._errors import ScalingLabError
+
 __all__ = ["app"]
+
+
+def _in_cli_words(exc: ScalingLabError, command: click.Command) -> ScalingLabError:
+    """``exc`` with the library parameter it names (``exc.parameter``) named as ``command``'s
+    option: "the 'storage' parameter" becomes "the '--storage' option".
+
+    Library errors name parameters; the command line passes its options to them under the
+    same names, so an error about one is about the option the user typed.
+    """
+    name = exc.parameter
+    flags = [max(p.opts, key=len) for p in command.params
+             if isinstance(p, click.Option) and p.name == name and not p.hidden]
+    if name is None or not flags or len(exc.args) != 1 or not isinstance(exc.args[0], str):
+        return exc
+    exc.args = (exc.args[0].replace(f"{name!r} parameter", f"{flags[0]!r} option"),)
+    return exc
+
+
+class _Command(click.Command):
+    """A command whose errors name its options, not the library's parameters."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ScalingLabError as exc:
+            _in_cli_words(exc, self)
+            raise
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="scalinglab")
 def app() -> None:
     """scalinglab: design, run, fit and extrapolate deep-learning scaling studies."""
+
+
+app.command_class = _Command

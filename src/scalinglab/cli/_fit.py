@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scalinglab._errors import InputError
+from scalinglab._json import to_strict
 from scalinglab.cli._app import app
-from scalinglab.cli._common import echo_json, format_option, to_strict
+from scalinglab.cli._common import echo_json, format_option
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -21,10 +21,10 @@ def export_command(study: str, storage: str | None, out: Path) -> None:
     from scalinglab.study import export_study, write_export
 
     if not out.parent.is_dir():
-        from scalinglab._errors import InputError
+        from scalinglab._errors import invalid_parameter
 
-        raise InputError(f"The '--out' option must name a file in an existing directory. "
-                         f"Got {str(out)!r} instead.")
+        raise invalid_parameter("--out", "", "a file in an existing directory", str(out),
+                                kind="option", verb="name")
     document = export_study(study, _open(storage))
     write_export(document, out)
     click.echo(f"Wrote {out}: study {study!r}, {len(document['runs'])} runs.")

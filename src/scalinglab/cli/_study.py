@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from scalinglab._errors import InputError
+from scalinglab._errors import InputError, invalid_parameter
+from scalinglab._json import records
 from scalinglab.cli._app import app
-from scalinglab.cli._common import echo_json, format_option, frame_records
+from scalinglab.cli._common import echo_json, format_option
 
 _STORAGE_HELP = ("SQLAlchemy URL or SQLite file of the storage "
                  "[default: $SCALINGLAB_STORAGE, else scalinglab.db next to the spec / here]")
@@ -30,9 +31,9 @@ def _open(storage: str | None) -> Any:
     if path is not None:
         shown = str(path)
         if not path.exists():
-            raise InputError(
-                f"The '--storage' option must name an existing study database. "
-                f"Got {shown!r} instead (run 'scalinglab run FILE.toml' first, or pass --storage).")
+            raise invalid_parameter(
+                "--storage", "", "an existing study database", shown, kind="option", verb="name",
+                hint=" (run 'scalinglab run FILE.toml' first, or pass --storage)")
         problem = sqlite_file_problem(path)
         if problem is None and path.is_file() and path.stat().st_size == 0:
             problem = "is an empty file"
@@ -76,7 +77,7 @@ def _record(name: str, storage: Any) -> Any:
     record = storage.get_study(name)
     if record is None:
         raw = str(getattr(storage, "connect_url", "") or getattr(storage, "url", ""))
-        raise InputError(scrub(_unknown_study(name, storage), raw))
+        raise InputError(scrub(str(_unknown_study(name, storage)), raw))
     return record
 
 
@@ -148,7 +149,7 @@ def _output_frame(frame: Any, fmt: str, title: str, columns: list[str] | None = 
     if fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
     elif fmt == "json":
-        echo_json(frame_records(frame))
+        echo_json(records(frame))
     else:
         _print_frame(frame, title, columns)
 
@@ -164,9 +165,8 @@ def init_command(task: str, force: bool, file: Path) -> None:
     from scalinglab.tasks import BUILTIN_TASKS, task_module
 
     if task not in BUILTIN_TASKS:
-        raise InputError(
-            f"The '--task' option of scalinglab init must be one of "
-            f"{', '.join(sorted(BUILTIN_TASKS))}. Got {task!r} instead.")
+        raise invalid_parameter("--task", "scalinglab init",
+                                f"one of {', '.join(sorted(BUILTIN_TASKS))}", task, kind="option")
     if file.exists() and not force:
         raise InputError(f"{str(file)!r} exists; pass --force to overwrite it.")
     _check_writable_target(file, "FILE")

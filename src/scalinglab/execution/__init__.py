@@ -10,15 +10,9 @@ Ray cluster (Ray is imported only when it starts).
 
 from __future__ import annotations
 
-from scalinglab.execution._local import (
-    Executor,
-    InProcessExecutor,
-    LocalExecutor,
-    WorkerDeath,
-    pid_alive,
-    release_orphans,
-    running,
-)
+from scalinglab.execution._base import Executor, WorkerDeath
+from scalinglab.execution._lifeline import pid_alive
+from scalinglab.execution._local import InProcessExecutor, LocalExecutor, release_orphans, running
 from scalinglab.execution._ray import RayExecutor
 from scalinglab.execution._worker import (
     BUDGET_KEYS,

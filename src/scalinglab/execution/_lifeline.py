@@ -17,19 +17,26 @@ import sys
 import threading
 import time
 
-__all__ = ["die_with_parent", "process_gone"]
+__all__ = ["die_with_parent", "pid_alive", "process_gone"]
 
 _PR_SET_PDEATHSIG = 1
 
 
-def process_gone(pid: int) -> bool:
-    """Whether ``pid`` no longer runs (absent, or a zombie waiting to be reaped)."""
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except PermissionError:
         return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_gone(pid: int) -> bool:
+    """Whether ``pid`` no longer runs (absent, or a zombie waiting to be reaped)."""
+    if not pid_alive(pid):
+        return True
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
             state = handle.read().rpartition(")")[2].split()[0]

@@ -1,8 +1,7 @@
-"""Executors: the interface, the local worker pool and the in-process one."""
+"""Executors on this machine: the local worker pool and the in-process one."""
 
 from __future__ import annotations
 
-import abc
 import contextlib
 import multiprocessing as mp
 import os
@@ -14,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalinglab._errors import ScalingLabError
+from scalinglab.execution._base import Executor, WorkerDeath
+from scalinglab.execution._lifeline import pid_alive
 from scalinglab.execution._worker import (
     _THREAD_VARS,
     WorkerJob,
@@ -23,71 +24,7 @@ from scalinglab.execution._worker import (
 )
 from scalinglab.storage import RunState, Storage
 
-__all__ = [
-    "Executor",
-    "InProcessExecutor",
-    "LocalExecutor",
-    "WorkerDeath",
-    "pid_alive",
-    "release_orphans",
-    "running",
-]
-
-
-@dataclass(frozen=True)
-class WorkerDeath:
-    """A worker that died on its own, and the run it held (if any)."""
-
-    worker: str
-    exitcode: int | None
-    run_id: int | None
-    run_state: RunState | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"worker": self.worker, "exitcode": self.exitcode, "run_id": self.run_id,
-                "run_state": None if self.run_state is None else self.run_state.value}
-
-
-class Executor(abc.ABC):
-    """Runs a study's WAITING runs on some workers; the database coordinates them.
-
-    The study loop calls :meth:`start` once, then :meth:`check` every tick (to notice dead
-    workers, fail the runs they held and replace them) until no work is left, then
-    :meth:`stop`. A Ray executor can implement the same three methods.
-    """
-
-    @abc.abstractmethod
-    def start(self, job: WorkerJob, storage: Storage) -> None:
-        """Start the workers of ``job``."""
-
-    @abc.abstractmethod
-    def check(self) -> list[WorkerDeath]:
-        """Handle workers that died since the last call; return them."""
-
-    @abc.abstractmethod
-    def stop(self, grace_s: float = 2.0) -> int:
-        """Stop every worker; runs they still hold go back to WAITING. Returns how many."""
-
-    @property
-    @abc.abstractmethod
-    def n_workers(self) -> int:
-        """How many workers run."""
-
-    @property
-    def inline(self) -> bool:
-        """Whether runs execute in the calling process during :meth:`check`."""
-        return False
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+__all__ = ["InProcessExecutor", "LocalExecutor", "release_orphans", "running"]
 
 
 @dataclass

@@ -18,8 +18,8 @@ import os
 import uuid
 from typing import Any
 
-from scalinglab._errors import InputError, ScalingLabError, require_extra
-from scalinglab.execution._local import Executor, WorkerDeath
+from scalinglab._errors import ScalingLabError, invalid_parameter, require_extra
+from scalinglab.execution._base import Executor, WorkerDeath
 from scalinglab.execution._worker import WorkerJob, worker_id, worker_loop
 from scalinglab.storage import RunState, Storage, open_storage
 
@@ -94,9 +94,7 @@ class RayExecutor(Executor):
                  object_store_bytes: int = _DEFAULT_OBJECT_STORE_BYTES,
                  max_deaths: int | None = None) -> None:
         if workers is not None and (not isinstance(workers, int) or workers < 1):
-            raise InputError(
-                f"The 'workers' parameter of RayExecutor must be an integer >= 1. "
-                f"Got {workers!r} instead.")
+            raise invalid_parameter("workers", "RayExecutor", "an integer >= 1", workers)
         self.address = address
         self._workers = workers
         self._cpus, self._gpus = cpus_per_run, gpus_per_run

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scalinglab._json import json_number
 from scalinglab.storage import CurvePoint, RunRecord, RunState, Storage, open_storage
 from scalinglab.tasks import Report, RunConfig, TaskFunction, Trial, load_task
 
@@ -158,16 +159,6 @@ def budget_facts(points: list[CurvePoint], metrics: Mapping[str, Any], metric: s
             "budget_aware": bool(budget_aware)}
 
 
-def _json_number(value: Any) -> Any:
-    if isinstance(value, bool | str) or value is None:
-        return value
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return number if math.isfinite(number) else None
-
-
 def execute_run(
     storage: Storage,
     task: TaskFunction,
@@ -212,14 +203,14 @@ def execute_run(
         if heartbeat is not None:
             heartbeat.run_id = None
     n_params = metrics.get("n_params")
-    final = {str(k): _json_number(v) for k, v in metrics.items()}
+    final = {str(k): json_number(v) for k, v in metrics.items()}
     final.update(budget_facts(points, metrics, job.metric, budget, trial.budget_aware,
                               float(job.extra.get("budget_tail", 0.2))))
     finished = storage.finish_run(
         run.id, worker,
         state=RunState.PRUNED if trial.should_stop() else RunState.COMPLETE,
         points=points, score=score,
-        n_params=None if n_params is None else _json_number(n_params),
+        n_params=None if n_params is None else json_number(n_params),
         final_metrics=final,
         duration_s=time.perf_counter() - start,
     )

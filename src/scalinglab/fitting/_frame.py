@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from scalinglab._errors import InputError
+from scalinglab._json import jsonable as _jsonable
 from scalinglab.fitting._fit import fit_law
 from scalinglab.fitting._parallel import map_chunks, worker_count
 from scalinglab.fitting._prediction import Prediction
-from scalinglab.fitting._result import BootstrapResult, FitResult, _jsonable
+from scalinglab.fitting._result import BootstrapResult, FitResult
 from scalinglab.laws import get_law
 
 __all__ = ["FrameFit", "GroupFit", "check_columns", "fit_frame", "numeric_column", "prediction_table"]

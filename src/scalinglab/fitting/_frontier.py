@@ -9,7 +9,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
-from scalinglab.fitting._result import FitResult, _check_level, _jsonable, _readonly
+from scalinglab._json import jsonable as _jsonable
+from scalinglab.fitting._result import FitResult, _check_level, _readonly
 from scalinglab.laws import Chinchilla, FloatArray, Joint
 
 __all__ = ["ComputeOptimal", "compute_optimal"]

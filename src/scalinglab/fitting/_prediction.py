@@ -4,7 +4,6 @@ reach a target (:class:`Inversion`). Read-only records; no fitting happens here.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -13,6 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
+from scalinglab._json import jsonable as _jsonable
 from scalinglab.laws import FloatArray
 
 __all__ = ["CalibratedBand", "Inversion", "Prediction"]
@@ -39,21 +39,6 @@ def _check_level(level: float) -> float:
     if not 0 < level < 1:
         raise InputError(f"The 'level' parameter must be in (0, 1). Got {level!r} instead.")
     return float(level)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def _fields_jsonable(record: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scalinglab.report._html import _num as format_number
 from scalinglab.report._html import figure_bytes, render_report, write_report
 from scalinglab.report._plots import BacktestDisplay, JointDisplay, LearningCurveDisplay, ModelSizeDisplay
 
@@ -11,6 +12,7 @@ __all__ = [
     "LearningCurveDisplay",
     "ModelSizeDisplay",
     "figure_bytes",
+    "format_number",
     "render_report",
     "write_report",
 ]

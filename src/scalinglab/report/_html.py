@@ -44,7 +44,8 @@ def _e(value: Any) -> str:
 
 
 def _num(value: float | None, digits: int = 4) -> str:
-    # Words, never "inf"/"nan": an infinite boundary or band edge means the data do not bound it.
+    """A number as the report writes it: ``digits`` significant digits, or words, never
+    ``inf``/``nan`` (an infinite boundary or band edge means the data do not bound it)."""
     if value is None or not math.isfinite(float(value)):
         if value is None or math.isnan(float(value)):
             return "n/a"

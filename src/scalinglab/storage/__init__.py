@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scalinglab._errors import InputError
+from scalinglab._errors import InputError, invalid_parameter, mask_credentials
 from scalinglab.storage._base import (
     CurvePoint,
     PlannedRun,
@@ -20,6 +20,7 @@ from scalinglab.storage._base import (
     StudyRecord,
     utcnow,
 )
+from scalinglab.storage._models import metadata
 from scalinglab.storage._rdb import (
     HEAD_REVISION,
     RDBStorage,
@@ -45,7 +46,9 @@ __all__ = [
     "current_revision",
     "default_url",
     "downgrade",
+    "mask_credentials",
     "mask_url",
+    "metadata",
     "open_storage",
     "scrub",
     "sqlite_file_problem",
@@ -93,10 +96,7 @@ def open_storage(
     if isinstance(storage, Storage):
         return storage
     if storage is not None and not isinstance(storage, str | os.PathLike):
-        raise InputError(
-            f"The 'storage' parameter of open_storage must be a URL, a path or a Storage. "
-            f"Got {storage!r} instead."
-        )
+        raise invalid_parameter("storage", "open_storage", "a URL, a path or a Storage", storage)
     url = storage_url(storage, spec_dir)
     try:
         return RDBStorage(url, migrate=migrate)

@@ -156,6 +156,15 @@ class Storage(abc.ABC):
     - **No pickle.** Specs, params, metrics and curves are stored as JSON and numbers.
     """
 
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """Where the storage is, safe to print and log: its URL with every credential masked.
+
+        Everything that shows a storage (status lines, errors, logs) shows this, never the
+        URL it was opened with.
+        """
+
     # -- studies ---------------------------------------------------------------------------
     @abc.abstractmethod
     def create_study(self, name: str, task: str, spec: Mapping[str, Any]) -> StudyRecord:

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from scalinglab._errors import InputError, StorageError
+from scalinglab._errors import InputError, StorageError, invalid_parameter
 from scalinglab.storage._base import (
     CurvePoint,
     PlannedRun,
@@ -165,8 +165,7 @@ class RDBStorage(Storage):
         #: The URL with its credentials, for opening the same storage in worker processes
         #: only; never print or log it (:attr:`url` is the masked one).
         self.connect_url = url
-        #: ``url`` without its password: what status lines, errors and logs show.
-        self.display_url = mask_url(url)
+        self._masked_url = mask_url(url)
         path = sqlite_path(url)
         if path is not None:
             parent = path.parent
@@ -225,7 +224,7 @@ class RDBStorage(Storage):
             return
         if "mode=ro" in self.connect_url or "immutable=1" in self.connect_url:
             raise StorageError(
-                f"The storage {self.display_url!r} is opened read-only (mode=ro); drop that from "
+                f"The storage {self.url!r} is opened read-only (mode=ro); drop that from "
                 "the URL to run a study in it.")
         where = self._path if self._path.exists() else self._path.parent
         # WAL mode creates -wal and -shm files beside the database: the directory matters too.
@@ -234,7 +233,7 @@ class RDBStorage(Storage):
                 raise StorageError(
                     f"The storage {str(self._path)!r} is read-only ({str(target)!r} is not "
                     "writable); make it writable, or copy the database somewhere writable and "
-                    "pass --storage COPY.")
+                    "give the copy as the 'storage' parameter.", parameter="storage")
 
     def time_span(self, study_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
         query = sa.select(sa.func.min(runs.c.started_at),
@@ -283,10 +282,10 @@ class RDBStorage(Storage):
     @property
     def url(self) -> str:
         """The storage URL with every credential masked (safe to print and log)."""
-        return self.display_url
+        return self._masked_url
 
     def __repr__(self) -> str:
-        return f"RDBStorage({self.display_url!r})"
+        return f"RDBStorage({self.url!r})"
 
     def close(self) -> None:
         self.engine.dispose()
@@ -408,10 +407,7 @@ class RDBStorage(Storage):
         duration_s: float | None,
     ) -> bool:
         if state not in (RunState.COMPLETE, RunState.PRUNED):
-            raise ValueError(
-                f"The 'state' parameter of finish_run must be COMPLETE or PRUNED. "
-                f"Got {state!r} instead."
-            )
+            raise invalid_parameter("state", "finish_run", "COMPLETE or PRUNED", state)
         values = {
             "state": state.value, "now": utcnow(), "score": score, "n_params": n_params,
             "duration_s": duration_s, "id": run_id, "worker": worker,
@@ -622,7 +618,8 @@ def _check_sqlite_file(path: Path, url: str) -> None:
     if problem is not None:
         raise InputError(
             f"The storage {str(path)!r} {problem}; name a scalinglab database (.db) or a new "
-            "file with --storage. The file was left unchanged.")
+            "file with the 'storage' parameter. The file was left unchanged.",
+            parameter="storage")
 
 
 def _study(row: Any) -> StudyRecord:

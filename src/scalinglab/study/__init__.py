@@ -3,7 +3,8 @@
 A study is declared once (:class:`StudySpec`, from TOML or a dict, docs/spec.md), run or
 resumed by :func:`run_study` on a pool of workers, stored run by run (with training curves)
 in a :mod:`scalinglab.storage` backend, and aggregated by :func:`study_curves` into the
-learning curve eps(m) and the model-size curve s(m) of Hestness et al. 2017.
+learning curve eps(m) and the model-size curve s(m) of Hestness et al. 2017. A stored run's
+``phase`` says which step of the search planned it (``PHASE_*``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ from __future__ import annotations
 from scalinglab.storage import open_storage
 from scalinglab.study._aggregate import StudyCurves, aggregate_runs, study_checks, study_curves
 from scalinglab.study._run import StudySummary, create_study, run_study, study_status
-from scalinglab.study._search import plan_runs, shard_checks
+from scalinglab.study._search import (
+    PHASE_BUDGET,
+    PHASE_ENDPOINTS,
+    PHASE_GROW,
+    PHASE_REFINE,
+    PHASE_SAMPLE,
+    plan_runs,
+    shard_checks,
+)
 from scalinglab.study._share import (
     ImportSummary,
     StudyExport,
@@ -34,6 +43,11 @@ from scalinglab.study._spec import (
 from scalinglab.tasks import nested_shard_indices
 
 __all__ = [
+    "PHASE_BUDGET",
+    "PHASE_ENDPOINTS",
+    "PHASE_GROW",
+    "PHASE_REFINE",
+    "PHASE_SAMPLE",
     "BudgetSpec",
     "DataAxis",
     "ExecutionSpec",

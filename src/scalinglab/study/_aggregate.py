@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from scalinglab._errors import InputError, invalid_parameter
+from scalinglab._json import records
 from scalinglab.storage import Storage
 from scalinglab.study._cells import (
     best_cell,
@@ -159,15 +161,10 @@ class StudyCurves:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"study", "metric", "seeds", "shards": [...], "cells": [...]}``."""
-        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            out = []
-            for row in frame.to_dict(orient="records"):
-                out.append({str(k): _plain(v) for k, v in row.items()})
-            return out
-
         return {"study": self.study, "metric": self.metric,
                 "seeds": [int(s) for s in self.seeds],
-                "shards": records(self.to_frame()), "cells": records(self.cells_frame())}
+                "shards": records(self.to_frame(), whole_floats_as_int=True),
+                "cells": records(self.cells_frame(), whole_floats_as_int=True)}
 
 
 def _param_names(params: tuple[dict[str, Any], ...]) -> list[str]:
@@ -175,19 +172,6 @@ def _param_names(params: tuple[dict[str, Any], ...]) -> list[str]:
     for p in params:
         names += [k for k in p if k not in names]
     return names
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        number = float(value)
-        if np.isnan(number):
-            return None
-        return int(number) if number.is_integer() and abs(number) < 2**53 else number
-    return value
 
 
 def aggregate_runs(
@@ -286,11 +270,9 @@ def aggregate_runs(
 
 def study_curves(name: str, storage: Storage, size_tolerance: float = 0.0) -> StudyCurves:
     """Aggregate a stored study (one query + a pandas groupby); see :func:`aggregate_runs`."""
-    from scalinglab._errors import InputError
-
     record = storage.get_study(name)
     if record is None:
-        raise InputError(_unknown_study(name, storage))
+        raise _unknown_study(name, storage)
     from scalinglab.study._run import current_runs
     from scalinglab.study._spec import StudySpec
 
@@ -315,26 +297,24 @@ def study_checks(name: str, storage: Storage, size_tolerance: float = 0.0) -> pd
     measured its training budget, one whose ``size_status`` is not ``"interior"`` measured
     the edge of the model grid.
     """
-    from scalinglab._errors import InputError
     from scalinglab.study._search import shard_checks
     from scalinglab.study._spec import StudySpec
 
     record = storage.get_study(name)
     if record is None:
-        raise InputError(_unknown_study(name, storage))
+        raise _unknown_study(name, storage)
     from scalinglab.study._run import current_runs
 
     spec = StudySpec.from_dict(dict(record.spec))
     return shard_checks(spec, current_runs(storage, record), size_tolerance)
 
 
-def _unknown_study(name: str, storage: Storage) -> str:
+def _unknown_study(name: str, storage: Storage) -> InputError:
     import difflib
 
     names = [s.name for s in storage.list_studies()]
     close = difflib.get_close_matches(name, names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else (
         f" (stored: {', '.join(names[:10])})" if names else " (it holds no study)")
-    where = getattr(storage, "display_url", None) or "the storage"
-    return (f"The 'study' parameter must name a study stored in {where}{hint}. "
-            f"Got {name!r} instead.")
+    return invalid_parameter("study", "", f"a study stored in {storage.url}{hint}", name,
+                             verb="name")

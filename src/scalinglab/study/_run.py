@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scalinglab._errors import InputError, StorageError
+from scalinglab._errors import InputError, StorageError, invalid_parameter
 from scalinglab.execution import (
     Executor,
     InProcessExecutor,
@@ -23,7 +23,7 @@ from scalinglab.execution import (
     WorkerJob,
     release_orphans,
 )
-from scalinglab.storage import RunState, Storage, StudyRecord, mask_url, open_storage
+from scalinglab.storage import RunState, Storage, StudyRecord, open_storage
 from scalinglab.study._search import PHASE_BUDGET, PHASE_GROW, limit_notes, plan_runs, shard_checks
 from scalinglab.study._spec import StudySpec
 from scalinglab.tasks import load_task
@@ -76,9 +76,7 @@ def _as_spec(spec: StudySpec | str | os.PathLike[str]) -> StudySpec:
         return spec
     if isinstance(spec, str | os.PathLike):
         return StudySpec.from_toml(spec)
-    raise InputError(
-        f"The 'spec' parameter of run_study must be a StudySpec or a TOML path. "
-        f"Got {spec!r} instead.")
+    raise invalid_parameter("spec", "run_study", "a StudySpec or a TOML path", spec)
 
 
 def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
@@ -105,9 +103,9 @@ def create_study(spec: StudySpec, storage: Storage) -> StudyRecord:
     if stored != spec.identity():
         field = _first_difference(stored, spec.identity())
         raise InputError(
-            f"The study {spec.name!r} already exists in {_display(storage)} "
-            f"with a different '{field}'; give the study a new name or use another --storage."
-        )
+            f"The study {spec.name!r} already exists in {storage.url} with a different "
+            f"'{field}'; give the study a new name or choose another storage with the "
+            f"'storage' parameter.", parameter="storage")
     if stored_spec.config_key != spec.config_key:
         # [train] changed: new runs under the new key; the study now follows the new spec
         # (status, curves and analyses use the runs of the current [train]).
@@ -147,12 +145,6 @@ def current_runs(storage: Storage, record: StudyRecord, states: Any = None) -> A
 
     mask = frame["params_json"].map(is_current).astype(bool)
     return frame if mask.all() else frame[mask].reset_index(drop=True)
-
-
-def _display(storage: Storage) -> str:
-    # What users see of a storage: its URL without the password (never print ``.url``).
-    url = getattr(storage, "url", None)
-    return mask_url(str(url)) if url is not None else "the storage"
 
 
 def study_status(record: StudyRecord, storage: Storage) -> StudySummary:
@@ -207,7 +199,7 @@ def _summary(record: StudyRecord, storage: Storage, counts: dict[RunState, int],
     return StudySummary(
         n_extended=int(phases.get(PHASE_BUDGET, 0)), n_grown=int(phases.get(PHASE_GROW, 0)),
         limits=tuple(limit_notes(spec, shard_checks(spec, frame))) if len(frame) else (),
-        study=record.name, storage=_display(storage),
+        study=record.name, storage=storage.url,
         n_runs=sum(counts.values()), n_waiting=counts[RunState.WAITING],
         n_running=counts[RunState.RUNNING], n_complete=counts[RunState.COMPLETE],
         n_failed=counts[RunState.FAILED], n_pruned=counts[RunState.PRUNED],
@@ -406,13 +398,10 @@ def run_study(
     spec = _as_spec(spec)
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)
                                 or workers < 0):
-        raise InputError(
-            f"The 'workers' parameter of run_study must be an integer >= 0. "
-            f"Got {workers!r} instead.")
+        raise invalid_parameter("workers", "run_study", "an integer >= 0", workers)
     if isinstance(fail_fast, bool) or not isinstance(fail_fast, int) or fail_fast < 0:
-        raise InputError(
-            f"The 'fail_fast' parameter of run_study must be an integer >= 0 (0: never stop "
-            f"early). Got {fail_fast!r} instead.")
+        raise invalid_parameter("fail_fast", "run_study", "an integer >= 0 (0: never stop early)",
+                                fail_fast)
     load_task(spec.task)  # fail before writing anything if the task cannot be imported
     spec_dir = Path(spec.source).parent if spec.source is not None else None
     store = open_storage(storage, spec_dir=spec_dir)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scalinglab._errors import InputError
+from scalinglab._errors import InputError, invalid_parameter
+from scalinglab._json import jsonable
 from scalinglab.storage import CurvePoint, RunRecord, RunState, Storage
 from scalinglab.study._run import create_study
 from scalinglab.study._spec import StudySpec
@@ -75,12 +76,11 @@ def export_study(name: str, storage: Storage) -> dict[str, Any]:
         "runs": [{...run fields..., "curve": [{step, val_error, metrics}]}]}``, strict JSON
         (non-finite numbers are ``None``).
     """
-    from scalinglab.fitting._result import _jsonable  # the strict-JSON converter fits use
     from scalinglab.study._aggregate import _unknown_study
 
     record = storage.get_study(name)
     if record is None:
-        raise InputError(_unknown_study(name, storage))
+        raise _unknown_study(name, storage)
     runs = []
     for run in storage.get_runs(record.id):
         entry = run.to_dict()
@@ -91,7 +91,7 @@ def export_study(name: str, storage: Storage) -> dict[str, Any]:
             for p in storage.get_curve(run.id)
         ]
         runs.append(entry)
-    return _jsonable({
+    return jsonable({
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "exported_at": dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(),
@@ -108,9 +108,7 @@ def write_export(document: Mapping[str, Any], path: str | os.PathLike[str]) -> P
         raise InputError(
             f"The export file {str(target)!r} is in {str(target.parent)!r}, which is not a "
             f"directory; create it or choose another path.")
-    from scalinglab.fitting._result import _jsonable  # here, not at import: it loads scipy
-
-    text = json.dumps(_jsonable(document), indent=1, allow_nan=False)
+    text = json.dumps(jsonable(document), indent=1, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         # mkstemp makes the file private; an export is meant to be shared (the umask applies).
@@ -150,8 +148,8 @@ def _check_document(document: Any, where: str) -> None:
                          f"(its 'format' field must be {EXPORT_FORMAT!r}).")
     version = document.get("version")
     if version != EXPORT_VERSION:
-        raise InputError(f"The 'version' field of {where} must be {EXPORT_VERSION}. Got "
-                         f"{version!r} instead (export it again with this scalinglab).")
+        raise invalid_parameter("version", where, str(EXPORT_VERSION), version, kind="field",
+                                hint=" (export it again with this scalinglab)")
     study = document.get("study")
     if (not isinstance(study, dict) or not isinstance(study.get("name"), str)
             or not isinstance(study.get("task"), str) or not isinstance(study.get("spec"), dict)):
@@ -159,20 +157,21 @@ def _check_document(document: Any, where: str) -> None:
                          f"'name' and 'task' and an object 'spec'.")
     runs = document.get("runs")
     if not isinstance(runs, list):
-        raise InputError(f"The 'runs' field of {where} must be a list. Got {type(runs).__name__}.")
+        raise invalid_parameter("runs", where, "a list", type(runs).__name__, kind="field")
     for i, run in enumerate(runs):
         if not isinstance(run, dict):
             raise InputError(f"Run {i} of {where} must be an object.")
         for key, types in _RUN_FIELDS.items():
             value = run.get(key)
             if key not in run or not isinstance(value, types) or isinstance(value, bool):
-                raise InputError(
-                    f"The {key!r} field of run {i} of {where} must be "
-                    f"{' or '.join('null' if t is type(None) else t.__name__ for t in types)}. "
-                    f"Got {value!r} instead.")
+                raise invalid_parameter(
+                    key, f"run {i} of {where}",
+                    " or ".join("null" if t is type(None) else t.__name__ for t in types), value,
+                    kind="field")
         if run["state"] not in RunState.__members__:
-            raise InputError(f"The 'state' field of run {i} of {where} must be one of "
-                             f"{', '.join(RunState.__members__)}. Got {run['state']!r} instead.")
+            raise invalid_parameter("state", f"run {i} of {where}",
+                                    f"one of {', '.join(RunState.__members__)}", run["state"],
+                                    kind="field")
         curve = run.get("curve")
         if not isinstance(curve, list) or not all(
                 isinstance(p, dict) and isinstance(p.get("step"), int)
@@ -190,8 +189,7 @@ def _time(text: str | None, field: str, where: str) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
-        raise InputError(f"The {field!r} field of {where} must be an ISO 8601 time. "
-                         f"Got {text!r} instead.") from None
+        raise invalid_parameter(field, where, "an ISO 8601 time", text, kind="field") from None
 
 
 def _number(value: Any) -> float:

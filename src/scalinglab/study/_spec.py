@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from scalinglab._errors import InputError
+from scalinglab._json import jsonable
 
 if TYPE_CHECKING:
     from scalinglab.study._spec_model import StudyFile
@@ -321,7 +322,7 @@ class StudySpec:
             **({"eps0": self.eps0} if self.eps0 is not None else {}),
             "data": self.data.to_dict(),
             "model": self.model.to_dict(),
-            "train": _plain(dict(self.train)),
+            "train": jsonable(dict(self.train)),
             "search": self.search.to_dict(),
             "budget": self.budget.to_dict(),
             "execution": self.execution.to_dict(),
@@ -386,7 +387,7 @@ class StudySpec:
             raise InputError(f"The study spec must be a table (a dict). Got {raw!r} instead.")
         from scalinglab.study._spec_model import validate  # pydantic only where a spec is read
 
-        return _build(validate(_plain(raw), where))
+        return _build(validate(jsonable(raw, finite=False), where))
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
@@ -435,16 +436,8 @@ def _build(file: StudyFile) -> StudySpec:
 
 def params_key(params: Mapping[str, Any]) -> str:
     """A short stable hash of a run's hyperparameters (its ``config_key``)."""
-    text = json.dumps(_plain(dict(params)), sort_keys=True, separators=(",", ":"))
+    text = json.dumps(jsonable(dict(params)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def geometric_shard_sizes(min_size: int, max_size: int, growth: float) -> tuple[int, ...]:

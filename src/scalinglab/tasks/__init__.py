@@ -2,7 +2,11 @@
 
 A task is named in a study spec either by a built-in name (``"mnist1d"``) or as
 ``"package.module:function"`` for the user's own code. Built-in workloads are imported
-only when used, so that torch stays an optional dependency.
+only when used, so that torch stays an optional dependency. The pieces the built-in workloads
+share are public for a user's own task: :class:`ParamReader` (hyperparameters with defaults
+and ranges), :class:`TrainSettings` and :func:`fit` (the torch training loop with its budget
+and early stopping; torch is imported when it runs) and :func:`cached_arrays` (a data set
+downloaded or built once per machine).
 """
 
 from __future__ import annotations
@@ -12,16 +16,25 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from scalinglab._errors import InputError
+from scalinglab._errors import InputError, invalid_parameter
+from scalinglab.tasks._cache import cache_dir, cached_arrays
 from scalinglab.tasks._interface import Report, RunConfig, TaskFunction, Trial, nested_shard_indices
+from scalinglab.tasks._torch_common import TRAIN_KEYS, ParamReader, TrainSettings, fit, model_width
 
 __all__ = [
     "BUILTIN_TASKS",
+    "TRAIN_KEYS",
+    "ParamReader",
     "Report",
     "RunConfig",
     "TaskFunction",
+    "TrainSettings",
     "Trial",
+    "cache_dir",
+    "cached_arrays",
+    "fit",
     "load_task",
+    "model_width",
     "nested_shard_indices",
     "task_eps0",
     "task_module",
@@ -61,11 +74,10 @@ def _split_reference(name: str) -> tuple[str, str]:
     reference = BUILTIN_TASKS.get(name, name)
     module_name, sep, attr = reference.partition(":")
     if not sep or not module_name or not attr:
-        raise InputError(
-            f"The 'task' parameter of the study spec must be a built-in task "
-            f"({', '.join(sorted(BUILTIN_TASKS))}) or 'package.module:function'. "
-            f"Got {name!r} instead."
-        )
+        raise invalid_parameter(
+            "task", "the study spec",
+            f"a built-in task ({', '.join(sorted(BUILTIN_TASKS))}) or 'package.module:function'",
+            name, kind="field")
     return module_name, attr
 
 

@@ -37,6 +37,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from scalinglab._errors import invalid_parameter
+
 __all__ = ["Report", "RunConfig", "TaskFunction", "Trial", "nested_shard_indices"]
 
 
@@ -62,10 +64,8 @@ def nested_shard_indices(pool_size: int, shard_size: int, data_seed: int) -> np.
         ``shard_size`` distinct integer indices in ``[0, pool_size)``.
     """
     if not 1 <= shard_size <= pool_size:
-        raise ValueError(
-            f"The 'shard_size' parameter of nested_shard_indices must be in [1, {pool_size}] "
-            f"(the pool size). Got {shard_size!r} instead."
-        )
+        raise invalid_parameter("shard_size", "nested_shard_indices",
+                                f"in [1, {pool_size}] (the pool size)", shard_size)
     permutation = np.random.default_rng(data_seed).permutation(pool_size)
     return permutation[:shard_size]
 
@@ -224,10 +224,7 @@ class Trial:
         """
         value = float(val_error)
         if not math.isfinite(value):
-            raise ValueError(
-                f"The 'val_error' parameter of Trial.report must be a finite number. "
-                f"Got {val_error!r} instead."
-            )
+            raise invalid_parameter("val_error", "Trial.report", "a finite number", val_error)
         item = Report(int(step), value, {k: float(v) for k, v in metrics.items()})
         self._reports.append(item)
         if self._on_report is not None and self._on_report(item):

@@ -58,6 +58,7 @@ __all__ = [
     "fit",
     "import_torch",
     "make_optimizer",
+    "model_width",
     "seed_everything",
 ]
 
@@ -244,6 +245,20 @@ class TrainSettings:
         steps_per_epoch = math.ceil(n_train / min(self.batch_size, n_train))
         wanted = math.ceil(self.epochs * steps_per_epoch)
         return math.ceil(budget * min(max(wanted, self.min_steps), self.step_cap))
+
+
+def model_width(trial: Trial, where: str) -> int:
+    """The trial's model size as a width: a positive integer (a spec's ``8.0`` is ``8``).
+
+    Raises
+    ------
+    InputError
+        The model size is not a positive integer; the message names ``where`` (the task).
+    """
+    width = int(trial.model_size)
+    if width < 1 or width != trial.model_size:
+        raise invalid_parameter("model_size", where, "a positive integer", trial.model_size)
+    return width
 
 
 def import_torch() -> Any:

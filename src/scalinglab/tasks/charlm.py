@@ -56,6 +56,7 @@ from scalinglab.tasks._torch_common import (
     TrainSettings,
     fit,
     import_torch,
+    model_width,
     seed_everything,
 )
 
@@ -211,9 +212,7 @@ def train(trial: Trial) -> dict[str, float]:
     validation_size = reader.integer("validation_size", 128, minimum=1)
     unit = reader.choice("unit", "bits", ("bits", "nats"))
     settings = TrainSettings.read(reader, **_DEFAULTS)
-    width = int(trial.model_size)
-    if width < 1 or width != trial.model_size:
-        raise invalid_parameter("model_size", _WHERE, "a positive integer", trial.model_size)
+    width = model_width(trial, _WHERE)
     if kind == "transformer" and width % heads:
         raise invalid_parameter(
             "model_size", _WHERE, f"a multiple of heads ({heads}) for the transformer", width

@@ -56,6 +56,7 @@ from scalinglab.tasks._torch_common import (
     TrainSettings,
     fit,
     import_torch,
+    model_width,
     seed_everything,
 )
 
@@ -215,9 +216,7 @@ def train(trial: Trial) -> dict[str, float]:
     depth = reader.integer("depth", 2, minimum=1)
     validation_size = reader.integer("validation_size", 4096, minimum=10)
     settings = TrainSettings.read(reader, **_DEFAULTS)
-    size = int(trial.model_size)
-    if size < 1 or size != trial.model_size:
-        raise invalid_parameter("model_size", _WHERE, "a positive integer", trial.model_size)
+    size = model_width(trial, _WHERE)
 
     x_np, y_np, xv_np, yv_np = load_split(
         trial.shard_size, trial.config.data_seed, validation_size

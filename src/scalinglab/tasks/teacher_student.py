@@ -49,6 +49,7 @@ from scalinglab.tasks._torch_common import (
     TrainSettings,
     fit,
     import_torch,
+    model_width,
     seed_everything,
 )
 
@@ -158,9 +159,7 @@ def train(trial: Trial) -> dict[str, float]:
     depth = reader.integer("depth", 1, minimum=1)
     validation_size = reader.integer("validation_size", 4096, minimum=2)
     settings = TrainSettings.read(reader, **_DEFAULTS)
-    width = int(trial.model_size)
-    if width < 1 or width != trial.model_size:
-        raise invalid_parameter("model_size", _WHERE, "a positive integer", trial.model_size)
+    width = model_width(trial, _WHERE)
 
     arrays = make_data(
         trial.shard_size,
