@@ -86,10 +86,10 @@ def test_jsonable_goes_deep_and_drops_every_non_finite_number():
 def test_strict_says_why_a_number_is_null():
     doc = json.loads(strict_json({"a": math.inf, "b": [1.0, math.nan], "c": {"d": -math.inf},
                                   "e": 1, "f": np.array([np.inf])}))
-    assert doc == {"a": None, "a_reason": "+inf: unbounded", "b": [1.0, None],
+    assert doc == {"a": None, "a_reason": "unbounded above", "b": [1.0, None],
                    "b_reason": "[1] not a number: undefined for these data",
-                   "c": {"d": None, "d_reason": "-inf: unbounded below"}, "e": 1,
-                   "f": [None], "f_reason": "[0] +inf: unbounded"}
+                   "c": {"d": None, "d_reason": "unbounded below"}, "e": 1,
+                   "f": [None], "f_reason": "[0] unbounded above"}
     # A reason the document states itself is kept; a top-level list has no key to explain.
     assert to_strict({"a": math.nan, "a_reason": "mine"}) == {"a": None, "a_reason": "mine"}
     assert to_strict([math.inf, (1, np.int64(2))]) == [None, [1, 2]]

@@ -114,14 +114,14 @@ def jsonable(value: Any, *, finite: bool = True) -> Any:
 def _reason(value: float) -> str:
     if math.isnan(value):
         return "not a number: undefined for these data"
-    return "+inf: unbounded" if value > 0 else "-inf: unbounded below"
+    return "unbounded above" if value > 0 else "unbounded below"
 
 
 def to_strict(value: Any) -> Any:
     """``value`` as plain JSON types, with ``inf``/``nan`` as ``None`` and a ``*_reason`` beside.
 
     A non-finite value under key ``k`` of a mapping becomes ``None`` and ``k_reason`` (unless
-    the mapping has that key already) says why: ``"+inf: unbounded"``, ``"-inf: unbounded
+    the mapping has that key already) says why: ``"unbounded above"``, ``"unbounded
     below"`` or ``"not a number: undefined for these data"``; for a list of numbers the reason
     names the positions (``"[1] not a number: ..."``). ``value`` is anything :func:`plain`
     takes; the result holds JSON types only.

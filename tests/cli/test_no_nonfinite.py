@@ -31,12 +31,6 @@ from tests.cli._helpers import SEVEN_POINTS, cli, spec_text, strict_loads
 #: ``inf``, ``-inf``, ``Infinity``, ``NaN`` as tokens (not inside words like "information").
 NON_FINITE = re.compile(r"(?<![A-Za-z_])(?:[-+]?inf(?:inity)?|nan)(?![A-Za-z_])", re.IGNORECASE)
 
-#: Wordings outside this test's area that still spell a non-finite value inside a sentence:
-#: the ensemble fit's note (scalinglab.fitting) and the reason the strict-JSON converter gives
-#: beside a null (scalinglab.cli._common). Tolerated here, so that any *other* non-finite value
-#: fails; test_known_wordings_are_gone (strict xfail) fails as soon as they are reworded, and
-#: then this list and that marker go.
-KNOWN_WORDINGS = ("(stderr are nan)", "+inf: unbounded", "-inf: unbounded below")
 
 #: Variants of each command (after STUDY): data sizes and targets on both sides of the data,
 #: above eps0 and below the floor, the joint law and the bootstrap method.
@@ -62,10 +56,7 @@ def _formats(command: str) -> list[str]:
     return list(choice.choices)  # type: ignore[attr-defined]
 
 
-def _assert_finite_text(text: str, where: str, known: bool = True) -> None:
-    if known:
-        for phrase in KNOWN_WORDINGS:
-            text = text.replace(phrase, "")
+def _assert_finite_text(text: str, where: str) -> None:
     found = NON_FINITE.search(text)
     assert found is None, f"{where}: {found.group(0)!r} in ...{text[max(0, found.start() - 120):found.end() + 60]}..."
 
@@ -208,16 +199,12 @@ def test_report_and_export_are_finite(studies):
         _assert_finite_text(body, f"export {study}")
 
 
-@pytest.mark.xfail(strict=True, reason="the ensemble's note says '(stderr are nan)' (scalinglab.fitting) "
-                   "and the strict-JSON reason says '+inf: unbounded' (scalinglab.cli._common): "
-                   "reword them ('no parameter standard errors', 'unbounded above'), then drop "
-                   "KNOWN_WORDINGS and this marker")
-def test_known_wordings_are_gone(studies):
+def test_ensemble_note_and_json_reasons_say_it_in_words(studies):
     folder, _ = studies
     texts = [_invoke(folder, ["analyze", "demo-like", "--format", "json"])[1],
              _main(["laws", "--format", "json"])[1]]
     for text in texts:
-        _assert_finite_text(text, "known wordings", known=False)
+        _assert_finite_text(text, "the ensemble note and strict-JSON reasons")
 
 
 def test_the_checker_sees_what_it_must():

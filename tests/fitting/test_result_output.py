@@ -111,7 +111,7 @@ def test_ensemble_band_sd_is_member_spread_plus_extrapolation_plus_scatter():
     # The default interval is the prediction band.
     np.testing.assert_array_equal(law.log_band_sd(inside, params), pred_in)
     # The half-width is the normal quantile at 0.5 + level/2 times the sd.
-    half = law.log_band_halfwidth(inside, params, 0.9, "prediction")
+    half = law.log_halfwidth(inside, params, 0.9, "prediction")
     np.testing.assert_allclose(half, 1.6448536269514722 * pred_in, rtol=1e-12)
 
 

@@ -255,7 +255,7 @@ def _fit_ensemble(
     converged = all(bool(fits[lb][0].converged[0]) for lb in kept if lb != LEARNED_FORM)
     notes = [
         "ensemble: the band comes from the members' spread and the curve's own rolling-origin "
-        "forecasts, not from parameter standard errors (stderr are nan)"
+        "forecasts, not from parameter standard errors (it has no parameter standard errors)"
     ]
     if assumed_bound:
         notes.append(

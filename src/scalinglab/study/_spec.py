@@ -387,7 +387,7 @@ class StudySpec:
             raise InputError(f"The study spec must be a table (a dict). Got {raw!r} instead.")
         from scalinglab.study._spec_model import validate  # pydantic only where a spec is read
 
-        return _build(validate(jsonable(raw, finite=False), where))
+        return _build(validate(_as_tree(raw), where))
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
@@ -438,6 +438,19 @@ def params_key(params: Mapping[str, Any]) -> str:
     """A short stable hash of a run's hyperparameters (its ``config_key``)."""
     text = json.dumps(jsonable(dict(params)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _as_tree(value: Any) -> Any:
+    """``value`` with its mappings as dicts and its tuples as lists, every other value as it is.
+
+    Not a JSON converter: what TOML read (a date, ``inf``) must reach the validator unchanged
+    so that it is refused by name.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): _as_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_tree(v) for v in value]
+    return value
 
 
 def geometric_shard_sizes(min_size: int, max_size: int, growth: float) -> tuple[int, ...]:
