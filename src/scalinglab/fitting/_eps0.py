@@ -43,8 +43,8 @@ class Eps0:
             return None
         return (
             f"eps0 (the random-guess error) is not known: assumed {self.value:.4g} = "
-            f"{UNKNOWN_BOUND_FACTOR:g} x the largest error seen; give --eps0 (or eps0 in the "
-            "spec) if the metric has a known bound"
+            f"{UNKNOWN_BOUND_FACTOR:g} x the largest error seen; give eps0 (the fit's eps0 "
+            "parameter, the CLI's eps0 option or the spec's task) if the metric has a known bound"
         )
 
 

@@ -1,6 +1,6 @@
 """Aggregation of stored runs into the learning curve eps(m) and the model-size curve s(m).
 
-Hestness et al. 2017 (METHOD.md section 1, steps 5-6): the score of a (shard, model size)
+Hestness et al. 2017 (their methodology; docs/engine.md 'What the analysis reads'): the score of a (shard, model size)
 cell is the median over seeds of the minimum validation error reached during training; the
 best-fit model of a shard is the cell with the lowest score (the smaller model on a tie);
 eps(m_i) is the best score of shard i and s(m_i) the parameter count of that model.

@@ -5,7 +5,8 @@ that should exist now. The study loop inserts what is absent (the storage's uniq
 that safe with several processes) whenever runs finish, so the search advances in phases and
 resumes correctly: the same stored runs always give the same plan.
 
-Hestness et al. 2017 (METHOD.md section 1, steps 3-5): find the best-fit model of the smallest
+Hestness et al. 2017, "Deep learning scaling is predictable, empirically" (their
+methodology, as docs/engine.md 'Search' describes it): find the best-fit model of the smallest
 and the largest shard by trying every model size, then run a stochastic (Monte Carlo) grid
 search between those two sizes for the shards in between; tune the scale-dependent
 hyperparameters per shard; and make sure a best fit is a real minimum:

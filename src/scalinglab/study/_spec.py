@@ -457,7 +457,7 @@ def geometric_shard_sizes(min_size: int, max_size: int, growth: float) -> tuple[
     """Shard sizes from ``min_size`` to ``max_size`` growing by about ``growth`` per step.
 
     ``k = max(1, round(log(max/min) / log(growth)))`` steps and
-    ``size_i = round(min * (max/min) ** (i/k))``, so both endpoints are exact (METHOD.md 1.2).
+    ``size_i = round(min * (max/min) ** (i/k))``, so both endpoints are exact (docs/spec.md, ``[data]``).
     Duplicates from rounding (tiny shards) are dropped.
     """
     ratio = max_size / min_size

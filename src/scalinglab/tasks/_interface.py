@@ -4,8 +4,8 @@ A task is a plain function ``train(trial: Trial) -> Mapping[str, float]``. The t
 carries the run's configuration (which data shard, which model size, which seed, which
 hyperparameters) and a :meth:`Trial.report` method that the task calls as training goes,
 like Optuna's ``trial.report``. The engine stores every report as the run's training
-curve and scores the run by the minimum reported validation error (Hestness et al. 2017,
-section 1 of METHOD.md). The task returns its final metrics; ``n_params`` (the model's
+curve and scores the run by the minimum reported validation error (Hestness et al. 2017;
+docs/engine.md 'What the analysis reads'). The task returns its final metrics; ``n_params`` (the model's
 parameter count) should be among them so that the model-size law s(m) can be fitted.
 
 Example

@@ -1,6 +1,6 @@
 """Teacher-student regression: a noiseless, realisable task whose error floor is zero.
 
-Rosenfeld's thesis (2021, chapter on the noiseless case; METHOD.md section 3) uses a task
+Rosenfeld's thesis (2021, chapter on the noiseless case) uses a task
 where a fixed random "teacher" network labels Gaussian inputs and a "student" of the same
 family learns it. There is no label noise and the student can represent the teacher
 exactly, so the irreducible error is 0: a scaling-law fit whose floor (``gamma`` or
