@@ -276,20 +276,9 @@ def test_unknown_study_message_names_the_storage_and_at_most_ten_studies(tmp_pat
         study_curves("zzzz", storage)
     listed = ", ".join(f"study{i:02d}" for i in range(10))
     assert str(info.value) == (f"The 'study' parameter must name a study stored in "
-                               f"{storage.display_url} (stored: {listed}). Got 'zzzz' instead.")
-    assert "many.db" in storage.display_url
+                               f"{storage.url} (stored: {listed}). Got 'zzzz' instead.")
+    assert "many.db" in storage.url
     storage.close()
-
-
-def test_unknown_study_in_a_storage_without_a_url():
-    from scalinglab.study._aggregate import _unknown_study
-
-    class Bare:
-        def list_studies(self):
-            return []
-
-    assert _unknown_study("x", Bare()) == ("The 'study' parameter must name a study stored in "  # type: ignore[arg-type]
-                                           "the storage (it holds no study). Got 'x' instead.")
 
 
 def test_a_partially_stored_spec_gives_its_seeds_and_the_default_metric(tmp_path):
@@ -397,5 +386,5 @@ def test_study_curves_and_checks_of_a_study_with_a_full_spec(tmp_path):
     with pytest.raises(InputError) as info:
         study_checks("fulll", storage)
     assert str(info.value) == (f"The 'study' parameter must name a study stored in "
-                               f"{storage.display_url} (did you mean 'full'?). Got 'fulll' instead.")
+                               f"{storage.url} (did you mean 'full'?). Got 'fulll' instead.")
     storage.close()
