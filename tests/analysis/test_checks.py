@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalinglab.analysis import analyze, budget_limited
-from scalinglab.analysis._checks import (
+from scalinglab.analysis import (
+    analyze,
+    budget_limited,
     check_beta_p_identifiable,
     check_converged,
     check_fits_identified,

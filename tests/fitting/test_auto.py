@@ -8,9 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from scalinglab.fitting import fit_law
+from scalinglab.fitting import Ensemble, fit_law
 from scalinglab.fitting._batched_lm import batch_fit
-from scalinglab.fitting._ensemble import Ensemble
 
 
 def _bending_curve(n: int = 12, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +110,7 @@ def test_bootstrap_of_an_ensemble_honours_n_jobs() -> None:
 
 
 def test_bootstrap_of_a_hand_made_ensemble_says_it_cannot_refit() -> None:
-    from scalinglab._errors import InputError
+    from scalinglab import InputError
     from scalinglab.fitting import bootstrap
     from scalinglab.laws import PowerFloor
 
@@ -135,7 +134,7 @@ def test_the_ensemble_record_is_typed_and_matches_selection() -> None:
 
 
 def test_bootstrap_of_an_ensemble_rejects_a_bad_n() -> None:
-    from scalinglab._errors import InputError
+    from scalinglab import InputError
 
     x, y = _bending_curve(n=12, noise=0.01)
     fit = fit_law("auto", x, y, eps0=1.0)

@@ -22,8 +22,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from scalinglab.fitting import fit_law
-from scalinglab.fitting._ensemble import Band, Ensemble
+from scalinglab.fitting import Band, Ensemble, fit_law
 from scalinglab.laws import Power, PowerFloor
 
 REPS = 2000

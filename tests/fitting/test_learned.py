@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalinglab._errors import InputError
+from scalinglab import InputError
 from scalinglab.fitting._curve_prior import reduce_context, sample_curve
 from scalinglab.fitting._learned import MAX_CONTEXT, encode, load_extrapolator
 

@@ -23,7 +23,16 @@ from scalinglab.analysis._analysis import (
     compare_exponents,
     joint_backtest,
 )
-from scalinglab.analysis._checks import Check, budget_limited
+from scalinglab.analysis._checks import (
+    Check,
+    budget_limited,
+    check_beta_p_identifiable,
+    check_converged,
+    check_fits_identified,
+    check_model_interior,
+    check_power_law_window,
+    interior_mask,
+)
 from scalinglab.analysis._regions import Regions, regions_from_envelope
 from scalinglab.analysis._runboot import RunBootstrap, bootstrap_runs
 
@@ -45,7 +54,13 @@ __all__ = [
     "backtest_curve",
     "bootstrap_runs",
     "budget_limited",
+    "check_beta_p_identifiable",
+    "check_converged",
+    "check_fits_identified",
+    "check_model_interior",
+    "check_power_law_window",
     "compare_exponents",
+    "interior_mask",
     "joint_backtest",
     "regions_from_envelope",
 ]

@@ -31,6 +31,7 @@ fails on any import circle):
 from __future__ import annotations
 
 from scalinglab.fitting._data import validate_data
+from scalinglab.fitting._ensemble import Band, Ensemble
 from scalinglab.fitting._ensemble_fit import fit_auto
 from scalinglab.fitting._eps0 import Eps0, resolve_eps0
 from scalinglab.fitting._fit import fit_law
@@ -44,8 +45,10 @@ from scalinglab.fitting._rolling_origin import AUTO_CANDIDATES
 __all__ = [
     "AUTO_CANDIDATES",
     "LOSSES",
+    "Band",
     "BootstrapResult",
     "ComputeOptimal",
+    "Ensemble",
     "Eps0",
     "FitResult",
     "FrameFit",
