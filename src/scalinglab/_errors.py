@@ -91,7 +91,6 @@ def invalid_parameter(name: str, where: str, rule: str, got: Any, *, kind: str =
     return InputError(f"The {name!r} {kind}{of} must {verb} {rule}. Got {got!r} instead{hint}.")
 
 
-
 def require_extra(module: str, extra: str) -> ModuleType:
     """Import an optional dependency, or say which extra installs it.
 
