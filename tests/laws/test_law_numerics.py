@@ -144,3 +144,30 @@ def test_starts_on_a_curve_that_touches_the_plateau(law):
     starts = law.starts(x, y)
     assert len(starts) == {"envelope": 8, "joint": 25}[law.name]  # one per candidate exponent
     assert all(np.all(np.isfinite(s)) and np.all(np.isfinite(law.predict(x, s))) for s in starts)
+
+
+def test_joint_start_on_a_rising_surface_falls_back_to_a_default():
+    # Every candidate's 1/eta is <= 0 when the error grows with n and m: the fallback is stated.
+    n, m = np.meshgrid(np.logspace(1, 6, 8), np.logspace(1, 4, 5))
+    x = np.column_stack([n.ravel(), m.ravel()])
+    y = 0.1 + 0.3 * x[:, 0] / (x[:, 0] + 1e3) + 0.2 * x[:, 1] / (x[:, 1] + 1e2)
+    starts = Joint(eps0=EPS0).starts(x, y)
+    assert len(starts) == 1
+    np.testing.assert_array_equal(starts[0], [0.5, 1.0, 0.5, 0.0, 1.0])
+
+
+def test_starts_recover_a_transition_scale_above_one():
+    """eta > 1 (a slow approach to the plateau) gives 1/eta < 1: still a candidate."""
+    x = np.logspace(1, 8, 30)
+    envelope = Envelope(eps0=EPS0)
+    truth = np.array([0.5, 0.01, 5.0])
+    starts = envelope.starts(x, envelope.predict(x, truth))
+    assert len(starts) == 8
+    np.testing.assert_allclose(starts[0], truth, rtol=1e-9)  # alpha = 0.5 is on the grid: exact
+    joint = Joint(eps0=EPS0)
+    n, m = np.meshgrid(np.logspace(1, 6, 8), np.logspace(1, 4, 5))
+    x2 = np.column_stack([n.ravel(), m.ravel()])
+    y = joint.predict(x2, [0.5, 3.0, 0.6, 0.01, 5.0])
+    starts = joint.starts(x2, y)
+    assert len(starts) == 25 and starts[0][4] > 1.0
+    assert np.max(np.abs(np.log(joint.predict(x2, starts[0]) / y))) < 0.35
