@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,17 @@ def hostile_study(folder: Path) -> StudyAnalysis:
     )
     assert curves.metric == SPEC_FIELDS["metric"]
     return analyze(curves, eps0=0.9)
+
+
+@functools.cache
+def hostile_analysis() -> StudyAnalysis:
+    """:func:`hostile_study` once per process (its database is removed once it is read).
+
+    The report's tests only read the analysis (``poisoned`` and ``dataclasses.replace`` copy
+    it), so every test and every mutant run forked from a process that built it share it.
+    """
+    with tempfile.TemporaryDirectory(prefix="hostile-study-") as folder:
+        return hostile_study(Path(folder))
 
 
 def poisoned(analysis: StudyAnalysis) -> tuple[StudyAnalysis, dict[str, Any]]:

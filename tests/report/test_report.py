@@ -20,7 +20,7 @@ from scalinglab.report import (
     render_report,
 )
 from tests.analysis.stored import store_study
-from tests.report._hostile import ESCAPED, hostile_study, poisoned
+from tests.report._hostile import ESCAPED, hostile_analysis, poisoned
 
 HOSTILE = "<script>alert('x')</script>"
 
@@ -132,7 +132,7 @@ def test_hostile_text_shows_as_text_in_the_browser(report_file: Path, tmp_path: 
 @pytest.fixture(scope="module")
 def hostile_file(tmp_path_factory) -> Path:
     """The real page (figures drawn) of the hostile study; its text is checked in test_report_page.py."""
-    bad, spec = poisoned(hostile_study(tmp_path_factory.mktemp("hostile")))
+    bad, spec = poisoned(hostile_analysis())
     path = tmp_path_factory.mktemp("html") / "hostile.html"
     path.write_text(render_report(bad, spec), encoding="utf-8")
     assert path.read_text(encoding="utf-8").count(ESCAPED) >= 20

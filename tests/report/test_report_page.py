@@ -26,7 +26,7 @@ from scalinglab.report import (
     figure_bytes,
     render_report,
 )
-from tests.report._hostile import ESCAPED, hostile_study, poisoned
+from tests.report._hostile import ESCAPED, hostile_analysis, poisoned
 
 DISPLAYS = (LearningCurveDisplay, ModelSizeDisplay, JointDisplay, BacktestDisplay)
 #: The analysis each blank figure was drawn from, in drawing order.
@@ -49,9 +49,9 @@ def blank_figures() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def analysis(tmp_path_factory) -> StudyAnalysis:
+def analysis() -> StudyAnalysis:
     """The analysis of the hostile stored study (name, metric, a failed run's error)."""
-    return hostile_study(tmp_path_factory.mktemp("page"))
+    return hostile_analysis()
 
 
 def test_every_field_is_escaped(analysis):
