@@ -205,6 +205,8 @@ def test_the_page_shows_every_value_of_the_analysis(analysis, tmp_path):
     assert path == tmp_path / "two" / "deep" / "r.html"
     text = path.read_text(encoding="utf-8")
     assert text == render_report(a, spec)
+    path.write_text("stale", encoding="utf-8")  # into a folder that exists: overwritten
+    assert write_report(path, a, spec) == path and path.read_text(encoding="utf-8") == text
     assert text.startswith("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>")
     assert "<meta name='viewport' content='width=device-width,initial-scale=1'>" in text
     assert text.endswith("</main></body></html>")
@@ -298,7 +300,8 @@ def test_the_other_branches_of_the_page(analysis):
     lc = a.learning_curve
     regions = dataclasses.replace(lc.regions, observed={"small_data": True, "power_law": True,
                                                        "irreducible": False})
-    unconverged = dataclasses.replace(lc.fit, converged=False, message="stopped at max_nfev")
+    unconverged = dataclasses.replace(lc.fit, converged=False, message="stopped at max_nfev",
+                                      notes=("fit note one", "fit note two"))
     learning = dataclasses.replace(lc, regions=regions, fit=unconverged, notes=("lc note",))
     jb = dataclasses.replace(a.joint.backtest, reason=None, n_train=12, n_cells=28,
                              mean_relative_error=0.012345, std_relative_error=0.045678)
@@ -310,6 +313,8 @@ def test_the_other_branches_of_the_page(analysis):
     assert page["tables"][0][1][3] == "yes" and page["tables"][0][2][3] == "no"
     assert page["h2"][-1] == "Notes" and page["note"][-2:] == ["lc note", "study note"]
     assert "joint law not estimable: too few cells" in page["note"]
+    after_regions = len(regions.notes)  # the region notes, then the default fit's, each in its own box
+    assert page["note"][after_regions:after_regions + 2] == ["fit note one", "fit note two"]
     assert page["sub"][2] == _fit_sub(unconverged)
     assert page["sub"][2].startswith("NOT converged: stopped at max_nfev; ")
     assert (f"Extrapolation backtest (Rosenfeld et al. 2020): fitted on the cells with n <= "
