@@ -171,3 +171,21 @@ def test_starts_recover_a_transition_scale_above_one():
     starts = joint.starts(x2, y)
     assert len(starts) == 25 and starts[0][4] > 1.0
     assert np.max(np.abs(np.log(joint.predict(x2, starts[0]) / y))) < 0.35
+
+
+def test_extreme_parameters_overflow_quietly():
+    """The fitter probes extreme parameters: Kaplan's and Pruning's overflows give inf or nan
+    without a RuntimeWarning (their errstate), as the other laws' do."""
+    import warnings
+
+    from scalinglab.laws import Kaplan, Pruning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # (n_c / n)^(alpha_n / alpha_d) = (6.4e15)^30 overflows.
+        kaplan = Kaplan().predict(np.array([[1.0, 1e9], [1e9, 1e9]]), [6.4e15, 1.8e13, 3.0, 0.1])
+        # (eps_up / eps_np)^(1 / gamma) = 10^1000 overflows; times p = 0 it is 0 * inf.
+        pruning = Pruning().predict(np.array([0.5, 1.0]), [0.08, 0.8, 1e-3, 0.0])
+        pruning_inf = Pruning().predict(np.array([0.5, 1.0]), [0.08, 0.8, 1e-3, 0.5])
+    assert np.isinf(kaplan[0]) and np.isfinite(kaplan[1])
+    assert np.all(np.isnan(pruning)) and np.all(np.isinf(pruning_inf))
