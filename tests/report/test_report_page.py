@@ -358,3 +358,37 @@ def test_the_cards_round_to_three_digits_and_show_an_estimable_beta_p(analysis):
     assert page["sub"][0].endswith("; intervals at 58%")
     for table in page["tables"][1:]:
         assert table[0][-2:] in (["58% lower", "58% upper"], ["58% upper", "relative error"])
+
+
+def test_the_rarer_fields_of_the_page(analysis, tmp_path):
+    """A model-size fit, a selection's winner, no eps0, several region notes, a joint
+    backtest with no error at all, and a spec value JSON cannot write by itself."""
+    a = analysis
+    lc = a.learning_curve
+    winner = dataclasses.replace(lc.fit, selection={"winner": "winning law", "weights": {}})
+    regions = dataclasses.replace(lc.regions, notes=("region note one", "region note two"))
+    ms_fit = dataclasses.replace(lc.fit, notes=())
+    jb = dataclasses.replace(a.joint.backtest, reason=None, n_train=12, n_cells=28,
+                             mean_relative_error=0.0, std_relative_error=0.0)
+    other = dataclasses.replace(
+        a, eps0=None, learning_curve=dataclasses.replace(lc, fit=winner, regions=regions),
+        model_size=dataclasses.replace(a.model_size, fit=ms_fit), joint=dataclasses.replace(a.joint, backtest=jb))
+    spec = {"name": "x", "where": tmp_path}
+    page = _page(render_report(other, spec))
+    assert page["stray"] == []
+    assert ["fitted floor (irreducible error)", _g(lc.fit.floor, 3), "law: winning law"] in page["cards"]
+    assert f"; eps0 not set; {len(lc.shard_size)} shards from " in page["sub"][0]
+    assert page["note"][:2] == ["region note one", "region note two"]
+    caption = "s(m) = sigma m^beta_p (a = sigma, b = beta_p)"
+    assert f"{caption}: {ms_fit.law.formula}" in page["h3"]
+    index = page["h3"].index(f"{caption}: {ms_fit.law.formula}")
+    assert page["tables"][1 + index] == _fit_rows(ms_fit, a.level)
+    card = next(c for c in page["cards"] if c[0].startswith("joint-law"))
+    assert card[:2] == ["joint-law backtest (extrapolation)", "0% +- 0%"]
+    assert any(s.endswith("scored on the 28 larger cells: mean relative error 0%, std 0%.") for s in page["sub"])
+    assert page["pre"] == [json.dumps({"name": "x", "where": str(tmp_path)}, indent=2)]
+
+
+def test_figure_bytes_is_png_by_default(analysis):
+    png = figure_bytes(LearningCurveDisplay.from_analysis(analysis))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
