@@ -64,3 +64,18 @@ def test_a_two_input_law_has_no_inverse():
         joint.inverse([0.2])
     assert str(info.value) == ("The law 'joint' has 2 inputs, so 'inverse' needs one of them fixed; "
                                "use a 1-input law or the planning helpers.")
+
+
+def test_a_target_the_pessimistic_edge_never_reaches_beside_others(fit):
+    """Several targets at once, each on its own: one just above the fitted floor, which the
+    pessimistic edge never reaches (it levels off above it: inf), then ordinary ones."""
+    near_floor = fit.floor * 1.0005
+    inv = fit.inverse([near_floor, 0.16, 0.2], level=0.9)
+    assert inv.feasible.tolist() == [True, True, True]
+    assert np.isfinite(inv.lower[0]) and inv.upper[0] == np.inf
+    edge = fit.predict([inv.lower[0]], level=0.9, interval="confidence").lower[0]
+    assert edge == pytest.approx(near_floor, rel=1e-8)
+    for i, target in ((1, 0.16), (2, 0.2)):
+        alone = fit.inverse([target], level=0.9)
+        assert (inv.lower[i], inv.upper[i]) == (alone.lower[0], alone.upper[0])
+        assert np.isfinite(alone.upper[0])

@@ -113,6 +113,23 @@ def test_ensemble_band_sd_is_member_spread_plus_extrapolation_plus_scatter():
     # The half-width is the normal quantile at 0.5 + level/2 times the sd.
     half = law.log_halfwidth(inside, params, 0.9, "prediction")
     np.testing.assert_allclose(half, 1.6448536269514722 * pred_in, rtol=1e-12)
+    half = law.log_halfwidth(beyond, params, 0.8, "confidence")
+    np.testing.assert_allclose(half, 1.2815515655446004 * conf_out, rtol=1e-12)
+
+
+def test_a_hand_made_ensemble_without_a_band_is_its_members_spread():
+    from scalinglab.fitting import Ensemble
+    from scalinglab.laws import Power
+
+    law = Ensemble([("p", Power()), ("q", Power())], [1.0, 3.0])
+    params = [2.0, -0.3, 1.0, -0.2]
+    x = np.array([10.0, 1e3, 1e6])
+    logs = np.log(np.array([2.0 * x**-0.3, 1.0 * x**-0.2]))
+    spread = np.sqrt(np.array([0.25, 0.75]) @ (logs - np.array([0.25, 0.75]) @ logs) ** 2)
+    for interval in ("prediction", "confidence"):  # no scatter and no extrapolation term
+        np.testing.assert_allclose(law.log_band_sd(x, params, interval=interval), spread, rtol=1e-12)
+    # A member that cannot be logged (a negative prediction) makes the band infinite, not zero.
+    assert np.all(law.log_band_sd(x, [2.0, -0.3, -1.0, -0.2]) == np.inf)
 
 
 def test_bad_level_and_interval_are_refused_with_the_fix(fit):
