@@ -130,6 +130,12 @@ def test_a_hand_made_ensemble_without_a_band_is_its_members_spread():
         np.testing.assert_allclose(law.log_band_sd(x, params, interval=interval), spread, rtol=1e-12)
     # A member that cannot be logged (a negative prediction) makes the band infinite, not zero.
     assert np.all(law.log_band_sd(x, [2.0, -0.3, -1.0, -0.2]) == np.inf)
+    # A member without a floor (a pure power law's is 0) gives the ensemble none, quietly.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert law.floor(params) == 0.0
 
 
 def test_bad_level_and_interval_are_refused_with_the_fix(fit):
