@@ -387,6 +387,11 @@ def test_the_rarer_fields_of_the_page(analysis, tmp_path):
     assert card[:2] == ["joint-law backtest (extrapolation)", "0% +- 0%"]
     assert any(s.endswith("scored on the 28 larger cells: mean relative error 0%, std 0%.") for s in page["sub"])
     assert page["pre"] == [json.dumps({"name": "x", "where": str(tmp_path)}, indent=2)]
+    # A fit that was not a selection names its own law.
+    plain = dataclasses.replace(a, learning_curve=dataclasses.replace(
+        lc, fit=dataclasses.replace(lc.fit, selection=None)))
+    cards = _page(render_report(plain))["cards"]
+    assert ["fitted floor (irreducible error)", _g(lc.fit.floor, 3), f"law: {lc.fit.law.name}"] in cards
 
 
 def test_figure_bytes_is_png_by_default(analysis):
