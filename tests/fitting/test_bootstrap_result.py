@@ -41,6 +41,7 @@ def test_intervals_are_the_percentiles(result, level):
     hi = np.quantile(result.samples, 0.5 + level / 2, axis=0)
     assert result.intervals(level) == {n: (float(a), float(b))
                                        for n, a, b in zip(("a", "b", "c"), lo, hi, strict=True)}
+    assert result.intervals() == result.intervals(0.95)  # the default level
     # A wider level gives a wider interval.
     assert all(result.intervals(0.99)[n][0] < lo_ for n, lo_ in zip("abc", lo, strict=True))
 
