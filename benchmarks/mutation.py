@@ -16,6 +16,10 @@ Usage::
     python benchmarks/mutation.py --summary laws     # only report a finished run
     nice -n 10 python benchmarks/mutation.py report --sample 60   # a random sample, on a slow machine
 
+mutmut keeps its verdicts while the judging test files change inside (``--survivors`` then
+re-tests the survivors with the new tests), but a change to a module's list of judging files in
+pyproject.toml changes mutmut's configuration and it starts the module again from scratch.
+
 ``--sample N`` tests N mutants drawn at random (``--seed``) from all of a module's mutants (those
 already decided keep their verdict) and reports the sample's killed fraction with its 95%
 Wilson interval: an unbiased estimate when the whole module does not fit in the time (a
