@@ -90,3 +90,13 @@ def test_bootstrap_needs_at_least_two_resamples(result, n):
     assert str(info.value) == f"The 'n' parameter of bootstrap must be an int >= 2. Got {n!r} instead."
     with pytest.raises(InputError):
         result.fit.bootstrap(n=n)
+
+
+def test_two_resamples_are_enough_and_refits_keep_fixed_parameters():
+    fit = fit_law("power_floor", X, Y, fixed={"c": 0.1})
+    boot = bootstrap(fit, n=2, seed=3)
+    assert boot.n_requested == 2 and boot.samples.shape[1] == 3
+    assert np.all(boot.samples[:, 2] == 0.1)  # the held parameter stays held in every refit
+    same = fit.bootstrap(n=2, seed=3)
+    np.testing.assert_array_equal(same.samples, boot.samples)
+    assert not np.array_equal(fit.bootstrap(n=2, seed=4).samples, boot.samples)

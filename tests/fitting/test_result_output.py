@@ -197,3 +197,56 @@ def test_ensemble_without_a_band_has_the_member_spread_alone_and_starts_from_its
     assert len(start) == 1
     np.testing.assert_array_equal(start[0], np.concatenate([m.starts(X, Y)[0] for _, m in members]))
 
+
+
+def test_the_selection_of_auto_records_every_member_and_the_band():
+    auto = fit_law("auto", X, Y)
+    law, sel = auto.law, auto.selection
+    assert list(sel) == ["method", "winner", "members", "scores", "eps0", "eps0_assumed", "band",
+                         "user_weights", "reason"]
+    assert sel["method"] == "ensemble" and sel["winner"] == "ensemble"
+    assert sel["band"] == {"scatter": law.band.scatter, "kappa": law.band.kappa, "x_max": law.band.x_max}
+    assert sel["user_weights"] is None and sel["reason"] == law.record.reason
+    assert len(sel["members"]) == len(law.record.members) >= 2
+    for entry, member in zip(sel["members"], law.record.members, strict=True):
+        assert list(entry) == ["label", "law", "recency", "weight", "score", "params"]
+        assert (entry["label"], entry["law"], entry["recency"], entry["weight"]) == (
+            member.label, member.form, member.recency, member.weight)
+        np.testing.assert_equal(entry["score"], member.score)
+        assert entry["params"] == member.params and entry["params"] is not member.params
+    weights = np.linspace(1.0, 2.0, len(X))
+    weighted = fit_law("auto", X, Y, weights=weights).selection
+    np.testing.assert_allclose(weighted["user_weights"], weights)
+
+
+def test_a_hand_made_ensemble_keeps_descriptions_zero_weights_and_its_name():
+    from scalinglab.fitting import Ensemble, Prediction
+    from scalinglab.laws import Power, PowerFloor
+
+    law = Ensemble([("p", Power()), ("f", PowerFloor())], [1.0, 0.0])  # a dropped member weighs 0
+    assert law.weights.tolist() == [1.0, 0.0]
+    assert [p.description for p in law.params] == [p.description for p in (*Power().params, *PowerFloor().params)]
+    with pytest.raises(ValueError, match="law 'ensemble' has 5 parameters; got 4"):
+        law.split([1.0, -0.3, 1.0, -0.3])
+    # Members whose prediction is 0 or negative have no logarithm: -inf and nan, quietly.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        logs = law.member_log_predictions(np.array([10.0, 100.0]), [0.0, -0.3, -1.0, 0.3, 0.0])
+    assert np.all(logs[0] == -np.inf) and np.all(np.isnan(logs[1]))
+    p = Prediction.of([1.0], [2.0], [1.5], [2.5], 0.9, "delta")
+    assert p.interval == "prediction" and not p.value.flags.writeable
+
+
+def test_default_interval_level_and_one_degree_of_freedom():
+    from scipy.stats import t as student_t
+
+    fit = fit_law("power_floor", X, Y)
+    assert fit.intervals() == fit.intervals(0.95)
+    three = fit_law("power", X[:3], 0.5 * X[:3] ** -0.3 * np.array([1.01, 0.99, 1.0]))
+    assert three.dof == 1
+    b = three.param_names.index("b")
+    lo, hi = three.intervals(0.95)["b"]
+    q = student_t.ppf(0.975, 1)  # 12.7: with one degree of freedom the t quantile is wide
+    assert (hi - lo) / 2 == pytest.approx(q * three.stderr[b], rel=1e-9)
