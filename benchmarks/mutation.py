@@ -13,6 +13,7 @@ Usage::
 
     nice -n 10 python benchmarks/mutation.py laws report --max-children 2
     python benchmarks/mutation.py --survivors laws   # after adding tests: re-test the survivors
+    python benchmarks/mutation.py --survivors result --match Band --match _quantile  # only some
     python benchmarks/mutation.py --summary laws     # only report a finished run
     nice -n 10 python benchmarks/mutation.py report --sample 60   # a random sample, on a slow machine
 
@@ -162,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-test only the survivors of the last run (after adding tests)")
     parser.add_argument("--fresh", action="store_true",
                         help="forget earlier results (mutmut keeps 'no tests' verdicts when tests are added)")
+    parser.add_argument("--match", action="append", default=[], metavar="TEXT",
+                        help="with --survivors: re-test only the survivors whose name contains TEXT "
+                             "(repeatable), e.g. the functions that just got tests")
     parser.add_argument("--sample", type=int, default=0, metavar="N",
                         help="test N mutants drawn at random and estimate the killed fraction")
     parser.add_argument("--seed", type=int, default=19, help="seed of the --sample draw")
@@ -183,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             names: list[str] = []
             if args.survivors:
                 names = list(summarise(module, work)["survivors"])  # type: ignore[arg-type]
+                if args.match:
+                    names = [n for n in names if any(text in n for text in args.match)]
                 if not names:
                     print(f"{module}: no survivors to re-test", flush=True)
             if names or not args.survivors:
