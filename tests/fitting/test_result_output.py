@@ -250,3 +250,20 @@ def test_default_interval_level_and_one_degree_of_freedom():
     lo, hi = three.intervals(0.95)["b"]
     q = student_t.ppf(0.975, 1)  # 12.7: with one degree of freedom the t quantile is wide
     assert (hi - lo) / 2 == pytest.approx(q * three.stderr[b], rel=1e-9)
+
+
+def test_the_quality_figures_and_covariance_are_recomputed_from_the_data(fit):
+    """RMSLE and Rosenfeld's divergence from the law at the data by hand, the covariance in
+    natural units by the delta method (d value / d theta = value for a log parameter)."""
+    pred = fit.law.predict(fit.x, fit.values)
+    assert fit.rmsle == pytest.approx(float(np.sqrt(np.mean(np.log(pred / Y) ** 2))), rel=1e-12)
+    divergence = (pred - Y) / Y
+    assert fit.divergence_mean == pytest.approx(float(np.mean(divergence)), rel=1e-12, abs=1e-15)
+    assert fit.divergence_std == pytest.approx(float(np.std(divergence)), rel=1e-12)
+    scale = np.array([v if p.log else 1.0 for p, v in zip(fit.law.params, fit.values, strict=True)])
+    assert any(p.log for p in fit.law.params) and not all(p.log for p in fit.law.params)
+    np.testing.assert_allclose(fit.cov, fit.cov_theta * np.outer(scale, scale), rtol=1e-12)
+    np.testing.assert_allclose(fit.stderr, np.sqrt(np.diag(fit.cov)), rtol=1e-12)
+    assert fit.cost > 0 and isinstance(fit.cost, float)
+    tuned = fit_law("power_floor", X, Y, loss="huber", huber_delta=0.02, n_starts=3)
+    assert (tuned.huber_delta, tuned.n_starts, tuned.loss) == (0.02, 3, "huber")
