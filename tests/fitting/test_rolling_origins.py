@@ -29,17 +29,17 @@ def test_ratios_that_fall_between_the_same_points_give_distinct_prefixes() -> No
     x, _ = _doubling_curve(10)
     # x_max / 1.25 and x_max / 2 both keep the first 9 points of a doubling curve.
     assert np.sum(x <= x.max() / 1.25) == np.sum(x <= x.max() / 2) == 9
-    cuts = ratio_origins(x, (1.25, 2.0), need=6)
-    assert cuts == [x[8], x[7]]  # the second origin drops one more point
+    assert ratio_origins(x, (1.25, 2.0), need=6) == [x[8]]  # one origin, not the same one twice
+    assert ratio_origins(x, (1.25, 4.0), need=6) == [x[8], x[7]]
     # Too short a prefix takes the points the most demanding member needs, if still distinct.
-    assert ratio_origins(x, (1.25, 8.0), need=8) == [x[8], x[7]]
-    assert ratio_origins(x, (1.25, 2.0), need=9) == [x[8]]
+    assert ratio_origins(x, (1.25, 16.0), need=8) == [x[8], x[7]]
+    assert ratio_origins(x, (1.25, 16.0), need=9) == [x[8]]
     assert ratio_origins(x, (1.25, 2.0), need=10) == []
 
 
 def test_origins_count_distinct_x_so_repeated_seeds_stay_together() -> None:
     x = np.repeat(1e3 * 2.0 ** np.arange(8), 3)  # 3 seeds per size
-    cuts = ratio_origins(x, (1.25, 2.0), need=5)
+    cuts = ratio_origins(x, (1.25, 4.0), need=5)
     assert len(set(cuts)) == len(cuts) == 2
     for cut in cuts:  # no size is split between a prefix and its forecast
         assert not np.any(np.isin(x[x <= cut], x[x > cut]))
@@ -51,14 +51,17 @@ def test_auto_scores_every_member_on_the_same_distinct_origins_of_a_doubling_cur
     fit = fit_law("auto", x, y, eps0=1.0)
     assert isinstance(fit.law, Ensemble) and fit.law.record is not None
     origins = fit.law.record.origins
-    assert len(origins) == len(ORIGIN_RATIOS) == 2
-    prefixes = {int(np.sum(x <= c)) for c in origins}
-    assert prefixes == {9, 8}
+    # Both ratios keep the first 9 points: one origin; on a curve spaced by 1.5x, two.
+    assert [int(np.sum(x <= c)) for c in origins] == [9]
+    x15 = 1e3 * 1.5 ** np.arange(12)
+    fit15 = fit_law("auto", x15, 0.1 + 0.9 / (1 + (x15 / 2e4) ** 0.6), eps0=1.0)
+    assert [int(np.sum(x15 <= c)) for c in fit15.law.record.origins] == [11, 10]  # type: ignore[union-attr]
+    assert len(ORIGIN_RATIOS) == 2
     sel = fit.selection
     assert sel is not None and sel["origins"] == list(origins)
     # Every member, M4 (4 parameters) included, has a score from those origins.
     assert all(m["score"] is not None and m["dropped"] is None for m in sel["members"] if m["weight"] > 0)
-    assert fit.law.band.validated and fit.law.band.n_errors == 1 + 2
+    assert fit.law.band.validated and fit.law.band.n_errors == 1
     _strict(fit)
 
 

@@ -15,8 +15,8 @@ What it does (details in ``docs/extrapolation.md``):
    the rest of the curve: the question a user asks (how well does it predict larger scales
    than it has seen?), asked of the curve's own points only. The origins are common to
    all members and distinct (:func:`scalinglab.fitting._rolling_origin.ratio_origins`):
-   where two ratios fall between the same points (a curve spaced by factors of 2), the
-   second origin drops one more point; each prefix holds the ``k + 2`` distinct x the
+   where two ratios fall between the same points (a curve spaced by factors of 2), they
+   give one origin, not the same one twice; each prefix holds the ``k + 2`` distinct x the
    most demanding member needs (``k`` its parameters). A curve too short for that gets
    the origins of the next requirement down, and a member it cannot score is dropped.
 3. **Combination.** Members whose validation score is more than 5 times the best, or

@@ -74,13 +74,16 @@ def ratio_origins(
     Returns
     -------
     list of float
-        The cut of each origin (the largest x of its prefix), largest first. The ratios
-        are taken in increasing order; a prefix that repeats the previous origin's (the
-        ratios fall between the same two points, e.g. r = 1.25 and 2 on a curve spaced by
-        factors of 2) drops one more point, a prefix shorter than ``need`` takes ``need``
-        points; one that is then no shorter than the previous origin, or leaves no point
-        to forecast, is skipped. Empty when no prefix has ``need`` points and leaves one
-        to forecast.
+        The cut of each origin (the largest x of its prefix), largest first, each prefix
+        distinct. The ratios are taken in increasing order. A prefix shorter than ``need``
+        takes ``need`` points (the shortest prefix every candidate can be fitted on). A
+        prefix that is then no shorter than the previous origin's is left out: the ratios
+        fall between the same two points (r = 1.25 and 2 on a curve measured at doubling
+        sizes), and that one prefix already forecasts from within the ratios' range;
+        dropping a further point would forecast from beyond it (4x on such a curve), which
+        scored worse (``docs/extrapolation.md``, "Rolling origins"). A prefix that leaves
+        no point to forecast is left out too. Empty when no prefix has ``need`` points and
+        leaves one to forecast.
     """
     mask = np.ones(len(x), dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
     grid = np.unique(x[mask])  # the distinct usable x, ascending
@@ -88,8 +91,6 @@ def ratio_origins(
     sizes: list[int] = []
     for r in sorted(ratios):
         size = int(np.searchsorted(grid, x_max / r, side="right"))
-        if sizes:
-            size = min(size, sizes[-1] - 1)
         size = max(size, need)
         if size > len(grid) - 1 or (sizes and size >= sizes[-1]):
             continue
