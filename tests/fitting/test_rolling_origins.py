@@ -92,6 +92,10 @@ def test_without_a_usable_origin_the_band_is_unvalidated_and_open_beyond_the_dat
     band = fit.law.band
     assert band is not None and not band.validated and band.kappa is None
     assert fit.law.record.origins == ()
+    # Nothing was dropped for want of a score: every member that fits is kept, unvalidated.
+    kept = [m for m in fit.law.record.members if m.weight > 0]
+    assert kept and all(m.dropped is None and math.isnan(m.score) for m in kept)
+    assert "dropped" not in fit.selection["reason"]  # type: ignore[index]
     assert any("not validated" in n for n in fit.notes)
     assert "not validated" in fit.selection["reason"]  # type: ignore[index]
     inside = fit.predict(x[:3], level=0.9)

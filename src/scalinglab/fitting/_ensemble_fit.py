@@ -212,6 +212,8 @@ def _fit_ensemble(
     else:
         # Nothing could be scored: every member that fits the whole curve is kept, unvalidated.
         kept = [label for label, _, _ in members if math.isfinite(fits[label][0].cost[0])]
+        for label in kept:
+            why.pop(label, None)
     if not kept:
         raise InputError("Every member of law='auto' failed to fit this curve; check the data.")
     learned = _learned_member(x, y, eps0, masks) if LEARNED_MEMBER and validated else None
