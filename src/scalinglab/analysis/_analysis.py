@@ -410,14 +410,16 @@ class StudyAnalysis:
             if method == "bootstrap":
                 return self._bootstrap_prediction(data_size, level)
             if method != "auto":
-                raise InputError(f"The 'method' parameter must be 'auto' or 'bootstrap'. Got {method!r} instead.")
+                raise InputError(f"The 'method' parameter must be 'auto' or 'bootstrap'. Got {method!r} instead.",
+                                 parameter="method")
             return self.learning_curve.fit.predict([data_size], level=level)
         _check_positive(n_params, "n_params")
         if self.joint is None:
             raise InputError(
                 "A prediction at a given model size needs the joint law, which this study "
                 "could not fit (it needs runs at 2 or more model sizes on 3 or more shards); "
-                "leave out the 'n_params' parameter to use the learning curve of best-fit models."
+                "leave out the 'n_params' parameter to use the learning curve of best-fit models.",
+                parameter="n_params",
             )
         if "joint" in self.not_estimable:
             raise NotEstimableError(f"the joint law is not estimable: {self.not_estimable['joint']}")
@@ -450,7 +452,8 @@ class StudyAnalysis:
         level = self.level if level is None else level
         _check_positive(target_error, "target_error")
         if method not in ("auto", "bootstrap"):
-            raise InputError(f"The 'method' parameter must be 'auto' or 'bootstrap'. Got {method!r} instead.")
+            raise InputError(f"The 'method' parameter must be 'auto' or 'bootstrap'. Got {method!r} instead.",
+                             parameter="method")
         fit = self.learning_curve.fit
         span = self.plan_range()
         if method == "bootstrap":
@@ -520,7 +523,8 @@ class StudyAnalysis:
         if self.joint is None:
             raise InputError(
                 "The 'compute' parameter needs the joint law, which this study could not fit (it needs "
-                "runs at 2 or more model sizes on 3 or more shards)."
+                "runs at 2 or more model sizes on 3 or more shards).",
+                parameter="compute",
             )
         _check_positive(compute, "compute")
         if "joint" in self.not_estimable:
@@ -605,7 +609,7 @@ class StudyAnalysis:
 
 def _check_positive(value: float, name: str) -> None:
     if not (isinstance(value, int | float | np.number) and math.isfinite(value) and value > 0):
-        raise InputError(f"The '{name}' parameter must be a number > 0. Got {value!r} instead.")
+        raise InputError(f"The '{name}' parameter must be a number > 0. Got {value!r} instead.", parameter=name)
 
 
 def _window(regions: Regions | None) -> tuple[float, float] | None:

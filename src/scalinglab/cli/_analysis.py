@@ -241,20 +241,7 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
         console.print(f"note: {escape(note)}")
 
 
-#: The parameters of the analysis methods and the options of these commands that give them.
-_OPTION_OF = {"data_size": "--data-size", "n_params": "--model-size", "target_error": "--target-error",
-              "compute": "--compute", "method": "--method"}
-
-
-def _in_options(exc: InputError) -> InputError:
-    """The analysis's error (which names its parameters) in this command line's words."""
-    text = str(exc)
-    for param, flag in _OPTION_OF.items():
-        text = text.replace(f"The '{param}' parameter", f"The '{flag}' option").replace(f"the '{param}' parameter", flag)
-    return InputError(text)
-
-
-@app.command("predict")
+@app.command("predict", parameter_aliases={"n_params": "model_size"})
 @click.argument("study")
 @click.option("--data-size", type=float, required=True, help="Training-set size to predict at.")
 @click.option("--model-size", type=float, default=None, help="Parameter count (uses the joint law).")
@@ -272,8 +259,6 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
         p = analysis.predict(data_size, model_size, method=method)
     except NotEstimableError as exc:
         _fail(str(exc))
-    except InputError as exc:
-        raise _in_options(exc) from exc
     law = ("joint" if model_size else "power on the power-law window" if method == "bootstrap"
            else (analysis.learning_curve.fit.selection or {}).get("winner"))
     doc = jsonable({"study": study, "data_size": data_size, "model_size": model_size,
@@ -312,8 +297,6 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
             plan = analysis.compute_optimal(compute)
         except NotEstimableError as exc:
             _fail(str(exc))
-        except InputError as exc:
-            raise _in_options(exc) from exc
         if fmt == "json":
             echo_json(plan.to_dict())
             return
@@ -328,8 +311,6 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
         result = analysis.plan(target_error, method=method)
     except NotEstimableError as exc:
         _fail(str(exc))
-    except InputError as exc:
-        raise _in_options(exc) from exc
     if fmt == "json":
         echo_json(result.to_dict())
         return
