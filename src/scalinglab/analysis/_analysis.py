@@ -386,6 +386,9 @@ class StudyAnalysis:
     not_estimable: dict[str, str] = field(default_factory=dict)
     bootstrap: RunBootstrap | None = None
     eps0_assumed: bool = False
+    #: The best-fit rule: a shard's best fit is the smallest size within a factor
+    #: ``1 + size_tolerance`` of its lowest score.
+    size_tolerance: float = 0.0
 
     # -- prediction and planning -------------------------------------------------------
     def predict(self, data_size: float, n_params: float | None = None, level: float | None = None,
@@ -588,6 +591,7 @@ class StudyAnalysis:
                 "eps0": self.eps0,
                 "eps0_assumed": self.eps0_assumed,
                 "level": self.level,
+                "size_tolerance": self.size_tolerance,
                 "headline": self.headline(),
                 "not_estimable": dict(self.not_estimable),
                 "joint_backtest": None if self.joint is None or self.joint.backtest is None
@@ -828,7 +832,7 @@ def analyze(
     level: float = 0.9,
     train_fraction: float = 1 / 8,
     runs: pd.DataFrame | None = None,
-    size_tolerance: float = 0.0,
+    size_tolerance: float | None = None,
     n_boot: int = 1000,
     resample: str = "pooled",
     vary_window: bool = True,
@@ -854,14 +858,16 @@ def analyze(
     runs : pandas.DataFrame, optional
         Per run: ``shard_size``, ``model_size``, ``seed``, ``budget_limited`` (1, 0 or NaN),
         for the ``converged`` check (the command line builds it from the storage).
-    size_tolerance : float
-        The best-fit rule's tolerance used to aggregate ``curves``; the bootstrap redoes
-        the selection with it.
+    size_tolerance : float, optional
+        The best-fit rule's tolerance; the bootstrap redoes the selection with it. Default:
+        the one ``curves`` were aggregated with (their ``size_tolerance``), else 0.
     n_boot, resample, vary_window, seed :
         The bootstrap over runs (:func:`scalinglab.analysis.bootstrap_runs`).
     joint_fractions : (float, float)
         The joint backtest fits cells with ``n <= N * n_fraction`` and ``m <= M * m_fraction``.
     """
+    if size_tolerance is None:
+        size_tolerance = float(getattr(curves, "size_tolerance", 0.0))
     error = np.asarray(curves.median_min_val_error, dtype=float)
     # The one eps0 rule, applied to the data each law is fitted to: the learning curve for
     # its laws, every cell for the joint law (small models on small shards err more).
@@ -959,6 +965,7 @@ def analyze(
         not_estimable=not_estimable,
         bootstrap=boot,
         eps0_assumed=bound.assumed,
+        size_tolerance=float(size_tolerance),
     )
 
 
