@@ -51,6 +51,7 @@ __all__ = [
     "Plan",
     "StudyAnalysis",
     "analyze",
+    "backtest_caveat",
     "backtest_curve",
     "compare_exponents",
 ]
@@ -263,6 +264,9 @@ class Backtest:
     lower: np.ndarray
     upper: np.ndarray
     level: float
+    #: Why its error may not measure the law (its fitted shards lie outside the power-law
+    #: region), or None.
+    caveat: str | None = None
 
     @property
     def relative_error(self) -> np.ndarray:
@@ -293,6 +297,7 @@ class Backtest:
                 "coverage": self.coverage,
                 "coverage_points": len(self.observed),
                 "level": self.level,
+                "caveat": self.caveat,
             }
         )
 
@@ -577,6 +582,7 @@ class StudyAnalysis:
                 "mean_abs_relative_error": bt.mean_abs_relative_error,
                 "coverage": bt.coverage,
                 "coverage_points": len(bt.observed),
+                "caveat": bt.caveat,
             }
         if self.joint is not None and self.joint.backtest is not None:
             out["joint_backtest"] = self.joint.backtest.to_dict()
@@ -825,6 +831,30 @@ def backtest_curve(
     )
 
 
+#: Fitted shards a backtest needs inside the power-law region for its error to measure the law.
+MIN_BACKTEST_WINDOW = 3
+
+
+def backtest_caveat(train_size: np.ndarray, window: tuple[float, float]) -> str | None:
+    """Why a backtest's error may not measure the learning-curve law, or None.
+
+    Hestness et al.: below the power-law region the error is "best guessing", so a fit
+    there says little about the power law beyond it. When fewer than
+    :data:`MIN_BACKTEST_WINDOW` of the fitted shards lie inside the detected power-law
+    region ``window``, the backtest measures a prediction across a region's boundary.
+    """
+    x = np.asarray(train_size, dtype=float)
+    low, high = window
+    inside = int(np.sum((x > low) & (x < high)))
+    if inside >= MIN_BACKTEST_WINDOW:
+        return None
+    below = int(np.sum(x <= low))
+    return (f"{below} of its {len(x)} fitted shards lie in the small-data region (n <= {low:.4g}) "
+            f"and {inside} inside the power-law region: it measures a prediction across the end "
+            f"of the small-data region, not the power law (that needs {MIN_BACKTEST_WINDOW} fitted "
+            f"shards inside it)")
+
+
 def analyze(
     curves: CurvesLike,
     *,
@@ -897,6 +927,8 @@ def analyze(
     backtest = backtest_curve(curves.shard_size, error, eps0_used, level, train_fraction)
     if backtest is None:
         notes.append("backtest skipped: it needs at least 6 shards")
+    elif lc.window is not None:
+        backtest = _replace(backtest, caveat=backtest_caveat(backtest.train_size, lc.window))
 
     # -- bootstrap over runs ----------------------------------------------------------
     boot = None

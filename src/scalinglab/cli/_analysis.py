@@ -164,6 +164,8 @@ def headline_lines(analysis: Any) -> list[str]:
             f"observed {_g(bt.observed[-1], 3)} (mean |relative error| {100 * bt.mean_abs_relative_error:.1f}%, "
             f"band held on {round(bt.coverage * len(bt.observed))} of {len(bt.observed)} shards)"
         )
+        if bt.caveat:
+            lines.append(f"  caveat: {bt.caveat}")
     if analysis.joint is not None and analysis.joint.backtest is not None:
         jb = analysis.joint.backtest
         if jb.reason is None:

@@ -129,7 +129,8 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
         cards.append(_card(
             f"backtest at {_num(bt['largest_shard'])} examples",
             f"{_num(bt['predicted'], 3)} vs {_num(bt['observed'], 3)}",
-            f"predicted from shards <= {_num(bt['train_up_to'])}; band [{_num(bt['band'][0], 3)}, {_num(bt['band'][1], 3)}]",
+            f"predicted from shards <= {_num(bt['train_up_to'])}; band [{_num(bt['band'][0], 3)}, {_num(bt['band'][1], 3)}]"
+            + (f". Caveat: {bt['caveat']}" if bt.get("caveat") else ""),
         ))
     fit_floor = lc.fit.floor
     cards.append(_card("fitted floor (irreducible error)", _num(fit_floor, 3), f"law: {(lc.fit.selection or {}).get('winner', lc.fit.law.name)}"))
