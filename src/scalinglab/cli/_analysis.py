@@ -20,8 +20,9 @@ _EPS0 = click.option("--eps0", type=click.FloatRange(0, min_open=True), default=
 
 
 _TOLERANCE = click.option(
-    "--size-tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-    help="Best-fit model = smallest whose score is within this relative margin of the lowest.")
+    "--size-tolerance", type=click.FloatRange(0, 1, max_open=True), default=None,
+    help="Best-fit model = smallest whose score is within this relative margin of the lowest "
+         "[default: the spec's [model] size_tolerance, the rule the search followed; else 0].")
 
 
 _METHOD = click.option(
@@ -37,7 +38,7 @@ def _analysis_options(func: Any) -> Any:
     return func
 
 
-def run_budget_frame(store: Any, record: Any, curves: Any, size_tolerance: float = 0.0) -> Any:
+def run_budget_frame(store: Any, record: Any, curves: Any, size_tolerance: float | None = None) -> Any:
     """Whether the best-fit cells' runs were budget-limited: shard_size, model_size, seed and
     budget_limited (1, 0, NaN), for the ``converged`` check.
 
@@ -99,7 +100,7 @@ def study_eps0(eps0: float | None, spec: dict[str, Any]) -> float | None:
 
 
 def load_analysis(
-    study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float = 0.0,
+    study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float | None = None,
     joint_fractions: tuple[float, float] = (1 / 8, 1 / 16),
 ) -> tuple[Any, dict[str, Any]]:
     """Aggregate and analyse a stored study; return it with the study's spec."""
@@ -116,7 +117,7 @@ def load_analysis(
     finally:
         store.close()
     return analyze(curves, eps0=study_eps0(eps0, spec), level=level, runs=runs,
-                   size_tolerance=size_tolerance, joint_fractions=joint_fractions), spec
+                   joint_fractions=joint_fractions), spec
 
 
 def _interval(pair: Any, digits: int = 4) -> str:
@@ -163,6 +164,8 @@ def headline_lines(analysis: Any) -> list[str]:
             f"observed {_g(bt.observed[-1], 3)} (mean |relative error| {100 * bt.mean_abs_relative_error:.1f}%, "
             f"band held on {round(bt.coverage * len(bt.observed))} of {len(bt.observed)} shards)"
         )
+        if bt.caveat:
+            lines.append(f"  caveat: {bt.caveat}")
     if analysis.joint is not None and analysis.joint.backtest is not None:
         jb = analysis.joint.backtest
         if jb.reason is None:
@@ -189,7 +192,7 @@ def _fail(message: str) -> None:
                                           click.FloatRange(0, 1, min_open=True, max_open=True)),
               default=(1 / 8, 1 / 16), show_default=True, metavar="N_FRACTION M_FRACTION",
               help="The joint backtest fits the cells with n <= N * N_FRACTION and m <= M * M_FRACTION.")
-def analyze_command(study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float,
+def analyze_command(study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float | None,
                     fmt: str, joint_fractions: tuple[float, float]) -> None:
     """Checks first, then the learning curve, regions, model-size law, joint law and backtests of STUDY."""
     analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance, joint_fractions)
@@ -202,7 +205,9 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
 
     console = Console(soft_wrap=True)
     assumed = " assumed" if analysis.eps0_assumed else ""
-    console.print(f"[bold]Study {escape(study)}[/bold] ({escape(analysis.metric)}, eps0 {_g(analysis.eps0)}{assumed})")
+    rule = (f"best fit: smallest size within {100 * analysis.size_tolerance:g}% of a shard's lowest"
+            if analysis.size_tolerance else "best fit: lowest score")
+    console.print(f"[bold]Study {escape(study)}[/bold] ({escape(analysis.metric)}, eps0 {_g(analysis.eps0)}{assumed}; {rule})")
     checks = Table(title="checks")
     for col in ("check", "status", "reason"):
         checks.add_column(col)
@@ -249,7 +254,7 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
 @_METHOD
 @format_option()
 def predict_command(study: str, data_size: float, model_size: float | None, storage: str | None,
-                    eps0: float | None, level: float, size_tolerance: float, method: str, fmt: str) -> None:
+                    eps0: float | None, level: float, size_tolerance: float | None, method: str, fmt: str) -> None:
     """Predicted error of STUDY's task at a data size (and model size), with a band."""
     from scalinglab._json import jsonable
     from scalinglab.analysis import NotEstimableError
@@ -280,7 +285,7 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
 @_METHOD
 @format_option()
 def plan_command(study: str, target_error: float | None, compute: float | None, storage: str | None,
-                 eps0: float | None, level: float, size_tolerance: float, method: str, fmt: str) -> None:
+                 eps0: float | None, level: float, size_tolerance: float | None, method: str, fmt: str) -> None:
     """Data and model size needed for a target error, or the compute-optimal split.
 
     The data size is searched from the smallest shard / 10 to 1000 x the largest; a band
@@ -333,7 +338,7 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
               default=None, help="HTML file to write [default: STUDY-report.html].")
 @_analysis_options
 def report_command(study: str, output: Path | None, storage: str | None, eps0: float | None, level: float,
-                   size_tolerance: float) -> None:
+                   size_tolerance: float | None) -> None:
     """Write the self-contained HTML report of STUDY."""
     from scalinglab.report import write_report
 
@@ -353,7 +358,7 @@ _KINDS = {"learning": "LearningCurveDisplay", "model": "ModelSizeDisplay",
               help="Image file; the format follows the suffix (.png or .svg).")
 @_analysis_options
 def plot_command(study: str, kind: str, output: Path, storage: str | None, eps0: float | None, level: float,
-                 size_tolerance: float) -> None:
+                 size_tolerance: float | None) -> None:
     """Draw one plot of STUDY as PNG or SVG."""
     from scalinglab import report
 
@@ -374,7 +379,7 @@ def plot_command(study: str, kind: str, output: Path, storage: str | None, eps0:
 @_analysis_options
 @format_option()
 def compare_command(study_a: str, study_b: str, storage: str | None, eps0: float | None, level: float,
-                    size_tolerance: float, fmt: str) -> None:
+                    size_tolerance: float | None, fmt: str) -> None:
     """Do two studies' learning-curve exponents differ beyond their uncertainty?
 
     Hestness et al. 2017: better models and optimizers shift the curve but keep the exponent.
