@@ -101,7 +101,8 @@ def test_without_a_usable_origin_the_band_is_unvalidated_and_open_beyond_the_dat
     inside = fit.predict(x[:3], level=0.9)
     assert np.all(np.isfinite(inside.upper)) and np.all(inside.lower > 0)
     beyond = fit.predict([x[-1] * 4], level=0.9)
-    assert np.isinf(beyond.upper[0]) and beyond.lower[0] == 0
+    # Open beyond the data: down to 0, and up to the known bound eps0 = 1 (no further).
+    assert beyond.upper[0] == 1.0 and beyond.lower[0] == 0
     doc = _strict(fit)
     assert '"kappa": null' in doc and '"validated": false' in doc
 
@@ -125,3 +126,30 @@ def test_the_short_curve_fallback_scores_every_law_on_the_same_origins() -> None
     assert sel["origins"] == [x[3]]
     assert all(math.isfinite(v) for v in sel["scores"].values())
     _strict(fit)
+
+
+def test_a_wide_extrapolation_band_stops_at_the_known_bound_and_says_why() -> None:
+    from types import SimpleNamespace
+
+    from scalinglab.cli._analysis import band_evidence
+
+    x, y = _doubling_curve(6, noise=0.02, seed=3)
+    fit = fit_law("auto", x, y, eps0=1.0)
+    band = fit.law.band
+    # One origin (x <= x_max / 2) forecasting one point: kappa rests on one error.
+    assert band.n_errors == 1 and band.kappa is not None
+    far = fit.predict([64 * x.max()], level=0.9)
+    # The t_1 quantile (6.31) makes the band wide: ln(value / lower) > 2 here; its upper
+    # edge, which would be above 2, stops at the known bound eps0 = 1.
+    assert math.log(far.value[0] / far.lower[0]) > 2.0
+    assert far.upper[0] == 1.0 and far.value[0] < 1.0
+    # The same curve without eps0 (no known bound): the upper edge is not capped.
+    free = fit_law("auto", x, y)
+    assert free.law.upper is None and free.predict([64 * x.max()], level=0.9).upper[0] > 2.0
+    note = band_evidence(SimpleNamespace(learning_curve=SimpleNamespace(fit=fit)))
+    assert note is not None and "rests on 1 rolling-origin forecast error(s)" in note
+    # A long curve's rate rests on many errors: no note.
+    xl = np.geomspace(1e3, 1e6, 40)
+    yl = 0.1 + 0.9 / (1 + (xl / 2e4) ** 0.6)
+    long_fit = fit_law("auto", xl, yl, eps0=1.0)
+    assert band_evidence(SimpleNamespace(learning_curve=SimpleNamespace(fit=long_fit))) is None

@@ -266,15 +266,41 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
         _fail(str(exc))
     law = ("joint" if model_size else "power on the power-law window" if method == "bootstrap"
            else (analysis.learning_curve.fit.selection or {}).get("winner"))
+    note = band_evidence(analysis) if p.method == "ensemble" else None
     doc = jsonable({"study": study, "data_size": data_size, "model_size": model_size,
                      "predicted": float(p.value[0]), "lower": float(p.lower[0]), "upper": float(p.upper[0]),
-                     "level": level, "law": law, "method": p.method})
+                     "level": level, "law": law, "method": p.method, "band_note": note})
     if fmt == "json":
         echo_json(doc)
         return
     where = f"{_g(data_size)} examples" + (f" and {_g(model_size)} parameters" if model_size else " (best-fit model)")
-    click.echo(f"{analysis.metric} at {where}: {_g(doc['predicted'])}  {int(level * 100)}% band "
+    click.echo(f"{analysis.metric} at {where}: {_g(doc['predicted'])}  {100 * level:g}% band "
                f"{_interval((doc['lower'], doc['upper']))}")
+    if note:
+        click.echo(f"note: {note}")
+
+
+def band_evidence(analysis: Any) -> str | None:
+    """Why the learning curve's auto band is wide beyond the data, when it rests on few errors.
+
+    The band's extrapolation rate is estimated from the curve's own rolling-origin forecasts;
+    with 1 or 2 forecast errors its Student-t quantile is large (6.3 and 2.9 at 90%), and the
+    user should see that the width is the evidence's, not the law's.
+    """
+    band = getattr(analysis.learning_curve.fit.law, "band", None)
+    n = getattr(band, "n_errors", None)
+    if band is None:
+        return None
+    if getattr(band, "kappa", 0.0) is None:
+        return ("no rolling origin could validate the extrapolation of this curve, so the band "
+                "is open beyond the largest shard; --method bootstrap gives the seed-noise band "
+                "of the window's power law")
+    if n is not None and n <= 2:
+        return (f"the band's extrapolation rate rests on {n} rolling-origin forecast error(s) of "
+                f"this curve, hence its width (Student's t with {n} degree(s) of freedom); more "
+                "shards make it narrower; --method bootstrap gives the seed-noise band of the "
+                "window's power law")
+    return None
 
 
 @app.command("plan")
