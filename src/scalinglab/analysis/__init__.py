@@ -33,6 +33,13 @@ from scalinglab.analysis._checks import (
     check_power_law_window,
     interior_mask,
 )
+from scalinglab.analysis._pruning import (
+    PruningAnalysis,
+    PruningFit,
+    PruningJoint,
+    fit_pruning,
+    pruning_table,
+)
 from scalinglab.analysis._regions import Regions, regions_from_envelope
 from scalinglab.analysis._runboot import RunBootstrap, bootstrap_runs
 
@@ -47,6 +54,9 @@ __all__ = [
     "ModelSizeAnalysis",
     "NotEstimableError",
     "Plan",
+    "PruningAnalysis",
+    "PruningFit",
+    "PruningJoint",
     "Regions",
     "RunBootstrap",
     "StudyAnalysis",
@@ -60,7 +70,9 @@ __all__ = [
     "check_model_interior",
     "check_power_law_window",
     "compare_exponents",
+    "fit_pruning",
     "interior_mask",
     "joint_backtest",
+    "pruning_table",
     "regions_from_envelope",
 ]
