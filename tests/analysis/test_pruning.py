@@ -52,10 +52,11 @@ def test_single_fits_recover_each_width_within_their_standard_errors() -> None:
     for fit in result.single:
         (w,) = fit.widths
         assert fit.converged
-        assert fit.eps_np[w] == EPS_NP[int(w)]
+        assert fit.eps_np[w] == pytest.approx(EPS_NP[int(w)], rel=1e-12)
         # eps_np is measured, not fitted: held at the dense error, not among the parameters.
-        assert fit.fit.fixed == {"eps_np": EPS_NP[int(w)]}
-        assert fit.fit.params["eps_np"] == EPS_NP[int(w)] and "eps_np" not in fit.params
+        assert fit.fit.fixed == {"eps_np": fit.eps_np[w]}
+        assert fit.fit.params["eps_np"] == pytest.approx(fit.eps_np[w], rel=1e-12)
+        assert "eps_np" not in fit.params
         truth = {"eps_up": TRUE["eps_up"], "gamma": TRUE["gamma"],
                  "p": TRUE["p"] * (W_REF / w) ** TRUE["psi"]}
         stderr = dict(zip(fit.fit.param_names, fit.fit.stderr, strict=True))
