@@ -34,6 +34,13 @@ from scalinglab.analysis._checks import (
     check_power_law_window,
     interior_mask,
 )
+from scalinglab.analysis._pruning import (
+    PruningAnalysis,
+    PruningFit,
+    PruningJoint,
+    fit_pruning,
+    pruning_table,
+)
 from scalinglab.analysis._regions import Regions, regions_from_envelope
 from scalinglab.analysis._runboot import RunBootstrap, bootstrap_runs
 
@@ -48,6 +55,9 @@ __all__ = [
     "ModelSizeAnalysis",
     "NotEstimableError",
     "Plan",
+    "PruningAnalysis",
+    "PruningFit",
+    "PruningJoint",
     "Regions",
     "RunBootstrap",
     "StudyAnalysis",
@@ -62,7 +72,9 @@ __all__ = [
     "check_model_interior",
     "check_power_law_window",
     "compare_exponents",
+    "fit_pruning",
     "interior_mask",
     "joint_backtest",
+    "pruning_table",
     "regions_from_envelope",
 ]
