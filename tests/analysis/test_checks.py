@@ -148,3 +148,18 @@ def test_cli_puts_checks_first(edge_study):
     text = table.stdout
     assert text.index("checks") < text.index("beta_g")
     assert "not estimable" in text and "Infinity" not in text and "NaN" not in text
+
+
+def test_a_backtest_fitted_below_the_power_law_region_says_so() -> None:
+    from scalinglab.analysis import backtest_caveat
+
+    window = (441.0, float("inf"))
+    # The demo's backtest: 128 and 256 in the small-data region, 512 and 1024 inside.
+    caveat = backtest_caveat(np.array([128.0, 256.0, 512.0, 1024.0]), window)
+    assert caveat is not None
+    assert caveat.startswith("2 of its 4 fitted shards lie in the small-data region (n <= 441)")
+    assert "2 inside the power-law region" in caveat
+    # Three fitted shards inside the window: the backtest measures the law, no caveat.
+    assert backtest_caveat(np.array([256.0, 512.0, 1024.0, 2048.0]), window) is None
+    # A finite window: shards beyond its upper end are not inside either.
+    assert backtest_caveat(np.array([512.0, 1024.0, 4096.0]), (441.0, 2000.0)) is not None

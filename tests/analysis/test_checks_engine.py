@@ -38,7 +38,14 @@ def test_extended_budgets_and_an_interior_best_pass_both_checks(tmp_path):
 def test_a_budget_limit_fails_converged_and_names_the_shards(tmp_path):
     spec = _spec(BUDGET_TRAIN, {"sizes": [2, 4, 8, 16]}, budget={"max_factor": 2})
     status, reason = _checks(spec, tmp_path)["converged"]
-    assert status == "fail" and "800" in reason and "100," not in reason
+    # Shards 400 and 800 need 4x against the limit of 2x; 100 and 200 converge.
+    assert status == "fail" and "on shards 400, 800:" in reason and "100" not in reason
+    # The report's check card says the same, in words.
+    from scalinglab.report import render_report
+
+    analysis, _ = load_analysis("s", str(tmp_path / "s.db"), None, 0.9)
+    page = render_report(analysis)
+    assert "check: converged" in page and "on shards 400, 800:" in page
 
 
 def test_max_size_in_the_way_fails_model_interior_and_says_which_limit(tmp_path):

@@ -110,11 +110,15 @@ def test_ensemble_band_sd_is_member_spread_plus_extrapolation_plus_scatter():
     assert band.kappa > 0
     # The default interval is the prediction band.
     np.testing.assert_array_equal(law.log_band_sd(inside, params), pred_in)
-    # The half-width is the normal quantile at 0.5 + level/2 times the sd.
+    # The half-width is Student's t quantile at 0.5 + level/2, with as many degrees of freedom
+    # as the rolling-origin forecast errors behind kappa, times the sd.
+    from scipy.stats import t
+
     half = law.log_halfwidth(inside, params, 0.9, "prediction")
-    np.testing.assert_allclose(half, 1.6448536269514722 * pred_in, rtol=1e-12)
+    assert band.n_errors is not None and band.n_errors >= 1
+    np.testing.assert_allclose(half, t.ppf(0.95, band.n_errors) * pred_in, rtol=1e-10)
     half = law.log_halfwidth(beyond, params, 0.8, "confidence")
-    np.testing.assert_allclose(half, 1.2815515655446004 * conf_out, rtol=1e-12)
+    np.testing.assert_allclose(half, t.ppf(0.9, band.n_errors) * conf_out, rtol=1e-10)
 
 
 def test_a_hand_made_ensemble_without_a_band_is_its_members_spread():

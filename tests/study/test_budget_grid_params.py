@@ -183,6 +183,46 @@ def test_hestness_search_grows_the_grid_on_endpoints_and_between(tmp_path) -> No
     assert set(curves.best_size_status) == {"interior"}
 
 
+# Bigger is better, with diminishing returns (c = 0: eps = floor + a n^-alpha + b s^-beta),
+# as for an MLP under early stopping: the lowest score is always the largest size tried.
+SATURATING_TRAIN = {"noise": 0.0, "c": 0.0, "epochs": 3}
+
+
+def _smallest_within(scores: dict[float, float], tolerance: float) -> float:
+    lowest = min(scores.values())
+    return min(s for s, e in scores.items() if e <= lowest * (1 + tolerance))
+
+
+def test_size_tolerance_in_the_spec_stops_the_grid_where_returns_fall_inside_it(tmp_path) -> None:
+    model = {"sizes": [2, 4, 8], "max_size": 1024}
+    strict, strict_store = _run(_spec(train=SATURATING_TRAIN, model=model), tmp_path, "strict.db")
+    # Without a tolerance the grid runs to max_size on every shard, and says so.
+    assert set(study_curves("s", strict_store).best_size_status) == {"max_size"}
+    spec = _spec(train=SATURATING_TRAIN, model={**model, "size_tolerance": 0.05})
+    assert spec.model.size_tolerance == 0.05 and spec.to_dict()["model"]["size_tolerance"] == 0.05
+    summary, store = _run(spec, tmp_path)
+    assert summary.complete and summary.n_grown > 0 and summary.n_grown < strict.n_grown
+    assert not [line for line in summary.limits if "_size" in line]
+    curves = study_curves("s", store)  # the spec's tolerance by default
+    assert curves.size_tolerance == 0.05
+    assert set(curves.best_size_status) == {"interior"}
+    cells = curves.cells_frame()
+    for n, best in zip(curves.shard_size, curves.best_model_size, strict=True):
+        tried = cells[cells["shard_size"] == n]
+        scores = dict(zip(tried["model_size"], tried["median_min_val_error"], strict=True))
+        assert max(scores) < 1024  # growth stopped before the limit
+        # The best fit is the smallest size within 5% of the lowest, and the next size up
+        # was tried (so it is interior), computed here from the task's known errors.
+        truth = {s: expected_error(n, s, SATURATING_TRAIN) for s in scores}
+        assert best == _smallest_within(truth, 0.05) == _smallest_within(scores, 0.05)
+        assert max(scores) > best
+    # status (shard_checks) and an explicit tolerance agree with the spec's rule.
+    checks = study_checks("s", store)
+    assert checks["best_model_size"].tolist() == list(curves.best_model_size)
+    assert list(study_curves("s", store, size_tolerance=0.0).best_model_size) != \
+        list(curves.best_model_size)
+
+
 # ------------------------------------------------------------------ done when 3: params
 LR_TRAIN = {"noise": 0.0, "epochs": 3, "lr_best": 0.01, "lr_power": -0.5, "lr_width": 0.3}
 
@@ -247,6 +287,8 @@ BAD = [
     ({"model": {"sizes": [4, 8], "max_size": 2}}, "model.max_size"),
     ({"model": {"sizes": [4, 8], "min_size": 0}}, "model.min_size"),
     ({"model": {"sizes": [4, 8], "min_size": 8}}, "model.min_size"),
+    ({"model": {"sizes": [4, 8], "size_tolerance": 1.0}}, "model.size_tolerance"),
+    ({"model": {"sizes": [4, 8], "size_tolerance": -0.01}}, "model.size_tolerance"),
     ({"budget": {"max_factor": 0.5}}, "budget.max_factor"),
     ({"budget": {"tail": 1.0}}, "budget.tail"),
     ({"budget": {"maxfactor": 4}}, "budget.maxfactor"),

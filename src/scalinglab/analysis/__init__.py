@@ -19,6 +19,7 @@ from scalinglab.analysis._analysis import (
     Plan,
     StudyAnalysis,
     analyze,
+    backtest_caveat,
     backtest_curve,
     compare_exponents,
     joint_backtest,
@@ -32,6 +33,13 @@ from scalinglab.analysis._checks import (
     check_model_interior,
     check_power_law_window,
     interior_mask,
+)
+from scalinglab.analysis._pruning import (
+    PruningAnalysis,
+    PruningFit,
+    PruningJoint,
+    fit_pruning,
+    pruning_table,
 )
 from scalinglab.analysis._regions import Regions, regions_from_envelope
 from scalinglab.analysis._runboot import RunBootstrap, bootstrap_runs
@@ -47,10 +55,14 @@ __all__ = [
     "ModelSizeAnalysis",
     "NotEstimableError",
     "Plan",
+    "PruningAnalysis",
+    "PruningFit",
+    "PruningJoint",
     "Regions",
     "RunBootstrap",
     "StudyAnalysis",
     "analyze",
+    "backtest_caveat",
     "backtest_curve",
     "bootstrap_runs",
     "budget_limited",
@@ -60,7 +72,9 @@ __all__ = [
     "check_model_interior",
     "check_power_law_window",
     "compare_exponents",
+    "fit_pruning",
     "interior_mask",
     "joint_backtest",
+    "pruning_table",
     "regions_from_envelope",
 ]

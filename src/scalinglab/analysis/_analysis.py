@@ -51,6 +51,7 @@ __all__ = [
     "Plan",
     "StudyAnalysis",
     "analyze",
+    "backtest_caveat",
     "backtest_curve",
     "compare_exponents",
 ]
@@ -263,6 +264,9 @@ class Backtest:
     lower: np.ndarray
     upper: np.ndarray
     level: float
+    #: Why its error may not measure the law (its fitted shards lie outside the power-law
+    #: region), or None.
+    caveat: str | None = None
 
     @property
     def relative_error(self) -> np.ndarray:
@@ -293,6 +297,7 @@ class Backtest:
                 "coverage": self.coverage,
                 "coverage_points": len(self.observed),
                 "level": self.level,
+                "caveat": self.caveat,
             }
         )
 
@@ -386,6 +391,9 @@ class StudyAnalysis:
     not_estimable: dict[str, str] = field(default_factory=dict)
     bootstrap: RunBootstrap | None = None
     eps0_assumed: bool = False
+    #: The best-fit rule: a shard's best fit is the smallest size within a factor
+    #: ``1 + size_tolerance`` of its lowest score.
+    size_tolerance: float = 0.0
 
     # -- prediction and planning -------------------------------------------------------
     def predict(self, data_size: float, n_params: float | None = None, level: float | None = None,
@@ -410,14 +418,16 @@ class StudyAnalysis:
             if method == "bootstrap":
                 return self._bootstrap_prediction(data_size, level)
             if method != "auto":
-                raise InputError(f"The 'method' parameter must be 'auto' or 'bootstrap'. Got {method!r} instead.")
+                raise InputError(f"The 'method' parameter must be 'auto' or 'bootstrap'. Got {method!r} instead.",
+                                 parameter="method")
             return self.learning_curve.fit.predict([data_size], level=level)
         _check_positive(n_params, "n_params")
         if self.joint is None:
             raise InputError(
                 "A prediction at a given model size needs the joint law, which this study "
                 "could not fit (it needs runs at 2 or more model sizes on 3 or more shards); "
-                "leave out the 'n_params' parameter to use the learning curve of best-fit models."
+                "leave out the 'n_params' parameter to use the learning curve of best-fit models.",
+                parameter="n_params",
             )
         if "joint" in self.not_estimable:
             raise NotEstimableError(f"the joint law is not estimable: {self.not_estimable['joint']}")
@@ -450,7 +460,8 @@ class StudyAnalysis:
         level = self.level if level is None else level
         _check_positive(target_error, "target_error")
         if method not in ("auto", "bootstrap"):
-            raise InputError(f"The 'method' parameter must be 'auto' or 'bootstrap'. Got {method!r} instead.")
+            raise InputError(f"The 'method' parameter must be 'auto' or 'bootstrap'. Got {method!r} instead.",
+                             parameter="method")
         fit = self.learning_curve.fit
         span = self.plan_range()
         if method == "bootstrap":
@@ -520,7 +531,8 @@ class StudyAnalysis:
         if self.joint is None:
             raise InputError(
                 "The 'compute' parameter needs the joint law, which this study could not fit (it needs "
-                "runs at 2 or more model sizes on 3 or more shards)."
+                "runs at 2 or more model sizes on 3 or more shards).",
+                parameter="compute",
             )
         _check_positive(compute, "compute")
         if "joint" in self.not_estimable:
@@ -574,6 +586,7 @@ class StudyAnalysis:
                 "mean_abs_relative_error": bt.mean_abs_relative_error,
                 "coverage": bt.coverage,
                 "coverage_points": len(bt.observed),
+                "caveat": bt.caveat,
             }
         if self.joint is not None and self.joint.backtest is not None:
             out["joint_backtest"] = self.joint.backtest.to_dict()
@@ -588,6 +601,7 @@ class StudyAnalysis:
                 "eps0": self.eps0,
                 "eps0_assumed": self.eps0_assumed,
                 "level": self.level,
+                "size_tolerance": self.size_tolerance,
                 "headline": self.headline(),
                 "not_estimable": dict(self.not_estimable),
                 "joint_backtest": None if self.joint is None or self.joint.backtest is None
@@ -605,7 +619,7 @@ class StudyAnalysis:
 
 def _check_positive(value: float, name: str) -> None:
     if not (isinstance(value, int | float | np.number) and math.isfinite(value) and value > 0):
-        raise InputError(f"The '{name}' parameter must be a number > 0. Got {value!r} instead.")
+        raise InputError(f"The '{name}' parameter must be a number > 0. Got {value!r} instead.", parameter=name)
 
 
 def _window(regions: Regions | None) -> tuple[float, float] | None:
@@ -821,6 +835,30 @@ def backtest_curve(
     )
 
 
+#: Fitted shards a backtest needs inside the power-law region for its error to measure the law.
+MIN_BACKTEST_WINDOW = 3
+
+
+def backtest_caveat(train_size: np.ndarray, window: tuple[float, float]) -> str | None:
+    """Why a backtest's error may not measure the learning-curve law, or None.
+
+    Hestness et al.: below the power-law region the error is "best guessing", so a fit
+    there says little about the power law beyond it. When fewer than
+    :data:`MIN_BACKTEST_WINDOW` of the fitted shards lie inside the detected power-law
+    region ``window``, the backtest measures a prediction across a region's boundary.
+    """
+    x = np.asarray(train_size, dtype=float)
+    low, high = window
+    inside = int(np.sum((x > low) & (x < high)))
+    if inside >= MIN_BACKTEST_WINDOW:
+        return None
+    below = int(np.sum(x <= low))
+    return (f"{below} of its {len(x)} fitted shards lie in the small-data region (n <= {low:.4g}) "
+            f"and {inside} inside the power-law region: it measures a prediction across the end "
+            f"of the small-data region, not the power law (that needs {MIN_BACKTEST_WINDOW} fitted "
+            f"shards inside it)")
+
+
 def analyze(
     curves: CurvesLike,
     *,
@@ -828,7 +866,7 @@ def analyze(
     level: float = 0.9,
     train_fraction: float = 1 / 8,
     runs: pd.DataFrame | None = None,
-    size_tolerance: float = 0.0,
+    size_tolerance: float | None = None,
     n_boot: int = 1000,
     resample: str = "pooled",
     vary_window: bool = True,
@@ -854,14 +892,16 @@ def analyze(
     runs : pandas.DataFrame, optional
         Per run: ``shard_size``, ``model_size``, ``seed``, ``budget_limited`` (1, 0 or NaN),
         for the ``converged`` check (the command line builds it from the storage).
-    size_tolerance : float
-        The best-fit rule's tolerance used to aggregate ``curves``; the bootstrap redoes
-        the selection with it.
+    size_tolerance : float, optional
+        The best-fit rule's tolerance; the bootstrap redoes the selection with it. Default:
+        the one ``curves`` were aggregated with (their ``size_tolerance``), else 0.
     n_boot, resample, vary_window, seed :
         The bootstrap over runs (:func:`scalinglab.analysis.bootstrap_runs`).
     joint_fractions : (float, float)
         The joint backtest fits cells with ``n <= N * n_fraction`` and ``m <= M * m_fraction``.
     """
+    if size_tolerance is None:
+        size_tolerance = float(getattr(curves, "size_tolerance", 0.0))
     error = np.asarray(curves.median_min_val_error, dtype=float)
     # The one eps0 rule, applied to the data each law is fitted to: the learning curve for
     # its laws, every cell for the joint law (small models on small shards err more).
@@ -891,6 +931,8 @@ def analyze(
     backtest = backtest_curve(curves.shard_size, error, eps0_used, level, train_fraction)
     if backtest is None:
         notes.append("backtest skipped: it needs at least 6 shards")
+    elif lc.window is not None:
+        backtest = _replace(backtest, caveat=backtest_caveat(backtest.train_size, lc.window))
 
     # -- bootstrap over runs ----------------------------------------------------------
     boot = None
@@ -959,6 +1001,7 @@ def analyze(
         not_estimable=not_estimable,
         bootstrap=boot,
         eps0_assumed=bound.assumed,
+        size_tolerance=float(size_tolerance),
     )
 
 

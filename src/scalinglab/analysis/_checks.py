@@ -48,6 +48,9 @@ BUDGET_TAIL = 0.2
 #: best-fit sizes needed to fit beta_p.
 MIN_WINDOW = 4
 MIN_INTERIOR_SIZES = 4
+#: A fitted start of the irreducible-error region more than this many times the largest shard
+#: is not a located boundary: the data do not reach the floor.
+FLOOR_IN_SIGHT = 10.0
 
 
 @dataclass(frozen=True)
@@ -218,10 +221,14 @@ def check_power_law_window(shard_size: np.ndarray, window: tuple[float, float] |
     x = np.asarray(shard_size, dtype=float)
     inside = (x > window[0]) & (x < window[1])
     k = int(inside.sum())
-    if math.isfinite(window[1]):
-        span = f"({_fmt(window[0])} < m < {_fmt(window[1])})"
+    largest = float(np.max(x)) if len(x) else math.nan
+    if math.isfinite(window[1]) and not window[1] > largest:
+        span = f"({_fmt(window[0])} < n < {_fmt(window[1])} examples)"
+    elif math.isfinite(window[1]) and window[1] <= FLOOR_IN_SIGHT * largest:
+        span = (f"(n > {_fmt(window[0])} examples; the irreducible-error region would begin "
+                f"beyond the largest shard, near {_fmt(window[1])})")
     else:
-        span = f"(m > {_fmt(window[0])}; no floor in reach)"
+        span = f"(n > {_fmt(window[0])} examples; the data do not reach the floor)"
     if k >= MIN_WINDOW:
         return Check("power_law_window", "ok",
                      f"beta_g is fitted on the {k} shards inside the power-law region {span}")
@@ -241,7 +248,7 @@ def check_beta_p_identifiable(best_model_size: np.ndarray, interior: np.ndarray)
     return Check(
         "beta_p_identifiable", "fail",
         f"only {len(sizes)} distinct best-fit model size(s) inside the grid (need "
-        f"{MIN_INTERIOR_SIZES}): s(m) is a step function here and beta_p is not estimable; "
+        f"{MIN_INTERIOR_SIZES}): s(n) is a step function here and beta_p is not estimable; "
         "use a finer or wider [model] sizes grid",
     )
 

@@ -30,6 +30,7 @@ def _register_commands() -> None:
         _analysis,  # noqa: F401
         _demo,  # noqa: F401
         _fit,  # noqa: F401
+        _pruning,  # noqa: F401
         _schema,  # noqa: F401
         _share,  # noqa: F401
         _study,  # noqa: F401

@@ -20,8 +20,9 @@ _EPS0 = click.option("--eps0", type=click.FloatRange(0, min_open=True), default=
 
 
 _TOLERANCE = click.option(
-    "--size-tolerance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-    help="Best-fit model = smallest whose score is within this relative margin of the lowest.")
+    "--size-tolerance", type=click.FloatRange(0, 1, max_open=True), default=None,
+    help="Best-fit model = smallest whose score is within this relative margin of the lowest "
+         "[default: the spec's [model] size_tolerance, the rule the search followed; else 0].")
 
 
 _METHOD = click.option(
@@ -37,7 +38,7 @@ def _analysis_options(func: Any) -> Any:
     return func
 
 
-def run_budget_frame(store: Any, record: Any, curves: Any, size_tolerance: float = 0.0) -> Any:
+def run_budget_frame(store: Any, record: Any, curves: Any, size_tolerance: float | None = None) -> Any:
     """Whether the best-fit cells' runs were budget-limited: shard_size, model_size, seed and
     budget_limited (1, 0, NaN), for the ``converged`` check.
 
@@ -99,7 +100,7 @@ def study_eps0(eps0: float | None, spec: dict[str, Any]) -> float | None:
 
 
 def load_analysis(
-    study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float = 0.0,
+    study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float | None = None,
     joint_fractions: tuple[float, float] = (1 / 8, 1 / 16),
 ) -> tuple[Any, dict[str, Any]]:
     """Aggregate and analyse a stored study; return it with the study's spec."""
@@ -116,7 +117,7 @@ def load_analysis(
     finally:
         store.close()
     return analyze(curves, eps0=study_eps0(eps0, spec), level=level, runs=runs,
-                   size_tolerance=size_tolerance, joint_fractions=joint_fractions), spec
+                   joint_fractions=joint_fractions), spec
 
 
 def _interval(pair: Any, digits: int = 4) -> str:
@@ -163,6 +164,8 @@ def headline_lines(analysis: Any) -> list[str]:
             f"observed {_g(bt.observed[-1], 3)} (mean |relative error| {100 * bt.mean_abs_relative_error:.1f}%, "
             f"band held on {round(bt.coverage * len(bt.observed))} of {len(bt.observed)} shards)"
         )
+        if bt.caveat:
+            lines.append(f"  caveat: {bt.caveat}")
     if analysis.joint is not None and analysis.joint.backtest is not None:
         jb = analysis.joint.backtest
         if jb.reason is None:
@@ -189,7 +192,7 @@ def _fail(message: str) -> None:
                                           click.FloatRange(0, 1, min_open=True, max_open=True)),
               default=(1 / 8, 1 / 16), show_default=True, metavar="N_FRACTION M_FRACTION",
               help="The joint backtest fits the cells with n <= N * N_FRACTION and m <= M * M_FRACTION.")
-def analyze_command(study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float,
+def analyze_command(study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float | None,
                     fmt: str, joint_fractions: tuple[float, float]) -> None:
     """Checks first, then the learning curve, regions, model-size law, joint law and backtests of STUDY."""
     analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance, joint_fractions)
@@ -202,7 +205,9 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
 
     console = Console(soft_wrap=True)
     assumed = " assumed" if analysis.eps0_assumed else ""
-    console.print(f"[bold]Study {escape(study)}[/bold] ({escape(analysis.metric)}, eps0 {_g(analysis.eps0)}{assumed})")
+    rule = (f"best fit: smallest size within {100 * analysis.size_tolerance:g}% of a shard's lowest"
+            if analysis.size_tolerance else "best fit: lowest score")
+    console.print(f"[bold]Study {escape(study)}[/bold] ({escape(analysis.metric)}, eps0 {_g(analysis.eps0)}{assumed}; {rule})")
     checks = Table(title="checks")
     for col in ("check", "status", "reason"):
         checks.add_column(col)
@@ -241,20 +246,7 @@ def analyze_command(study: str, storage: str | None, eps0: float | None, level: 
         console.print(f"note: {escape(note)}")
 
 
-#: The parameters of the analysis methods and the options of these commands that give them.
-_OPTION_OF = {"data_size": "--data-size", "n_params": "--model-size", "target_error": "--target-error",
-              "compute": "--compute", "method": "--method"}
-
-
-def _in_options(exc: InputError) -> InputError:
-    """The analysis's error (which names its parameters) in this command line's words."""
-    text = str(exc)
-    for param, flag in _OPTION_OF.items():
-        text = text.replace(f"The '{param}' parameter", f"The '{flag}' option").replace(f"the '{param}' parameter", flag)
-    return InputError(text)
-
-
-@app.command("predict")
+@app.command("predict", parameter_aliases={"n_params": "model_size"})
 @click.argument("study")
 @click.option("--data-size", type=float, required=True, help="Training-set size to predict at.")
 @click.option("--model-size", type=float, default=None, help="Parameter count (uses the joint law).")
@@ -262,7 +254,7 @@ def _in_options(exc: InputError) -> InputError:
 @_METHOD
 @format_option()
 def predict_command(study: str, data_size: float, model_size: float | None, storage: str | None,
-                    eps0: float | None, level: float, size_tolerance: float, method: str, fmt: str) -> None:
+                    eps0: float | None, level: float, size_tolerance: float | None, method: str, fmt: str) -> None:
     """Predicted error of STUDY's task at a data size (and model size), with a band."""
     from scalinglab._json import jsonable
     from scalinglab.analysis import NotEstimableError
@@ -272,19 +264,43 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
         p = analysis.predict(data_size, model_size, method=method)
     except NotEstimableError as exc:
         _fail(str(exc))
-    except InputError as exc:
-        raise _in_options(exc) from exc
     law = ("joint" if model_size else "power on the power-law window" if method == "bootstrap"
            else (analysis.learning_curve.fit.selection or {}).get("winner"))
+    note = band_evidence(analysis) if p.method == "ensemble" else None
     doc = jsonable({"study": study, "data_size": data_size, "model_size": model_size,
                      "predicted": float(p.value[0]), "lower": float(p.lower[0]), "upper": float(p.upper[0]),
-                     "level": level, "law": law, "method": p.method})
+                     "level": level, "law": law, "method": p.method, "band_note": note})
     if fmt == "json":
         echo_json(doc)
         return
     where = f"{_g(data_size)} examples" + (f" and {_g(model_size)} parameters" if model_size else " (best-fit model)")
-    click.echo(f"{analysis.metric} at {where}: {_g(doc['predicted'])}  {int(level * 100)}% band "
+    click.echo(f"{analysis.metric} at {where}: {_g(doc['predicted'])}  {100 * level:g}% band "
                f"{_interval((doc['lower'], doc['upper']))}")
+    if note:
+        click.echo(f"note: {note}")
+
+
+def band_evidence(analysis: Any) -> str | None:
+    """Why the learning curve's auto band is wide beyond the data, when it rests on few errors.
+
+    The band's extrapolation rate is estimated from the curve's own rolling-origin forecasts;
+    with 1 or 2 forecast errors its Student-t quantile is large (6.3 and 2.9 at 90%), and the
+    user should see that the width is the evidence's, not the law's.
+    """
+    band = getattr(analysis.learning_curve.fit.law, "band", None)
+    n = getattr(band, "n_errors", None)
+    if band is None:
+        return None
+    if getattr(band, "kappa", 0.0) is None:
+        return ("no rolling origin could validate the extrapolation of this curve, so the band "
+                "is open beyond the largest shard; --method bootstrap gives the seed-noise band "
+                "of the window's power law")
+    if n is not None and n <= 2:
+        return (f"the band's extrapolation rate rests on {n} rolling-origin forecast error(s) of "
+                f"this curve, hence its width (Student's t with {n} degree(s) of freedom); more "
+                "shards make it narrower; --method bootstrap gives the seed-noise band of the "
+                "window's power law")
+    return None
 
 
 @app.command("plan")
@@ -295,7 +311,7 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
 @_METHOD
 @format_option()
 def plan_command(study: str, target_error: float | None, compute: float | None, storage: str | None,
-                 eps0: float | None, level: float, size_tolerance: float, method: str, fmt: str) -> None:
+                 eps0: float | None, level: float, size_tolerance: float | None, method: str, fmt: str) -> None:
     """Data and model size needed for a target error, or the compute-optimal split.
 
     The data size is searched from the smallest shard / 10 to 1000 x the largest; a band
@@ -312,8 +328,6 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
             plan = analysis.compute_optimal(compute)
         except NotEstimableError as exc:
             _fail(str(exc))
-        except InputError as exc:
-            raise _in_options(exc) from exc
         if fmt == "json":
             echo_json(plan.to_dict())
             return
@@ -328,8 +342,6 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
         result = analysis.plan(target_error, method=method)
     except NotEstimableError as exc:
         _fail(str(exc))
-    except InputError as exc:
-        raise _in_options(exc) from exc
     if fmt == "json":
         echo_json(result.to_dict())
         return
@@ -352,7 +364,7 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
               default=None, help="HTML file to write [default: STUDY-report.html].")
 @_analysis_options
 def report_command(study: str, output: Path | None, storage: str | None, eps0: float | None, level: float,
-                   size_tolerance: float) -> None:
+                   size_tolerance: float | None) -> None:
     """Write the self-contained HTML report of STUDY."""
     from scalinglab.report import write_report
 
@@ -372,7 +384,7 @@ _KINDS = {"learning": "LearningCurveDisplay", "model": "ModelSizeDisplay",
               help="Image file; the format follows the suffix (.png or .svg).")
 @_analysis_options
 def plot_command(study: str, kind: str, output: Path, storage: str | None, eps0: float | None, level: float,
-                 size_tolerance: float) -> None:
+                 size_tolerance: float | None) -> None:
     """Draw one plot of STUDY as PNG or SVG."""
     from scalinglab import report
 
@@ -393,7 +405,7 @@ def plot_command(study: str, kind: str, output: Path, storage: str | None, eps0:
 @_analysis_options
 @format_option()
 def compare_command(study_a: str, study_b: str, storage: str | None, eps0: float | None, level: float,
-                    size_tolerance: float, fmt: str) -> None:
+                    size_tolerance: float | None, fmt: str) -> None:
     """Do two studies' learning-curve exponents differ beyond their uncertainty?
 
     Hestness et al. 2017: better models and optimizers shift the curve but keep the exponent.

@@ -34,8 +34,10 @@ data_seed = 0
 knob = "width"                # hidden units per layer of the MLP
 sizes = [16, 32, 64, 128]
 min_size = 8                  # the search may add widths 8 and 256 when a best fit is at an
-max_size = 256                # edge of the widths tried (wider helps on the largest shards
-                              # by ~1% per doubling; the demo stops at 256 and says so)
+max_size = 256                # edge of the widths tried (wider still helps on the largest
+                              # shards; the demo stops at 256 and says so: README, "The demo")
+size_tolerance = 0.01         # best fit = the smallest width within 1% of the shard's lowest
+                              # error (Hestness: the smallest model that fits best)
 
 [train]
 model = "mlp"
@@ -63,11 +65,6 @@ max_factor = 4                # a budget-limited cell is rerun with 2x, then 4x 
 tail = 0.2                    # ... when its best step is in the last 20% of its steps
 margin = 0.05                 # ... and its error is within 5% of the shard's best
 """
-
-
-#: Best-fit model of a shard: the smallest width within 1% of the lowest error (Hestness's
-#: "smallest model that fits the shard best"; smaller differences are seed noise).
-DEMO_SIZE_TOLERANCE = 0.01
 
 
 def best_fit_lines(curves: Any) -> list[str]:
@@ -118,9 +115,9 @@ def demo_command(out: Path, workers: int | None) -> None:
                f"cells with more steps, {summary.n_grown} tried widths beyond the initial grid")
     store = open_storage(db)
     try:
-        curves = study_curves(spec.name, store, size_tolerance=DEMO_SIZE_TOLERANCE)
+        curves = study_curves(spec.name, store)
         record = store.get_study(spec.name)
-        runs = None if record is None else run_budget_frame(store, record, curves, DEMO_SIZE_TOLERANCE)
+        runs = None if record is None else run_budget_frame(store, record, curves)
     finally:
         store.close()
     for line in best_fit_lines(curves):
@@ -128,11 +125,11 @@ def demo_command(out: Path, workers: int | None) -> None:
     for line in summary.limits:
         click.echo(f"limit: {line}")
     eps0 = tomllib.loads(spec_path.read_text()).get("eps0", 0.9)
-    analysis = analyze(curves, eps0=float(eps0), level=0.9, runs=runs, size_tolerance=DEMO_SIZE_TOLERANCE)
+    analysis = analyze(curves, eps0=float(eps0), level=0.9, runs=runs)
     report = write_report(out / "report.html", analysis, spec.to_dict())
     click.echo("")
     for line in headline_lines(analysis):
         click.echo(line)
     click.echo("")
     click.echo(f"report: {report}   ({time.perf_counter() - start:.0f} s in all)")
-    click.echo(f"more:   scalinglab analyze {spec.name} --storage {db} --size-tolerance {DEMO_SIZE_TOLERANCE}")
+    click.echo(f"more:   scalinglab analyze {spec.name} --storage {db}")

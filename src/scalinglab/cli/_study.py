@@ -362,7 +362,7 @@ def studies_command(storage: str | None, fmt: str) -> None:
 @click.option("--cells", is_flag=True,
               help="Every (shard, model size) cell instead of the best per shard.")
 def curve_command(study: str, storage: str | None, fmt: str, cells: bool) -> None:
-    """The aggregated learning curve eps(m) and model-size curve s(m) of STUDY."""
+    """The aggregated learning curve eps(n) and model-size curve s(n) of STUDY (n: examples)."""
     from scalinglab.study import study_curves
 
     store = _open(storage)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import ndtri
+from scipy.special import ndtri, stdtrit
 
 from scalinglab.laws import FloatArray, Law, Param
 from scalinglab.laws._base import as_params
@@ -47,9 +47,12 @@ class EnsembleMember:
     weight : float
         Its weight in the geometric mean; 0 for a dropped member.
     score : float
-        Rolling-origin RMSLE (``nan``: no origin had enough points; ``inf``: the fit failed).
+        Rolling-origin RMSLE on the common origins (``nan``: not scored, it needs more
+        points before an origin than the curve has; ``inf``: a fit or a forecast failed).
     params : dict
         Its fitted parameters on the full curve, by name (empty for the learned member).
+    dropped : str or None
+        Why it was dropped (None: kept).
     """
 
     label: str
@@ -58,16 +61,23 @@ class EnsembleMember:
     weight: float
     score: float
     params: dict[str, float]
+    dropped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (a score that is not finite is None; ``dropped`` says why)."""
         return {
             "label": self.label,
             "law": self.form,
             "recency": self.recency,
             "weight": self.weight,
-            "score": self.score,
-            "params": dict(self.params),
+            "score": _finite_or_none(self.score),
+            "dropped": self.dropped,
+            "params": {k: _finite_or_none(v) for k, v in self.params.items()},
         }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,10 @@ class EnsembleRecord:
     user_weights : array or None
         The per-point weights the user gave (in the fit's sorted order), if any.
     reason : str
-        One sentence: what was combined and what was dropped.
+        One sentence: what was combined, what was dropped and why, and the origins.
+    origins : tuple of float
+        The rolling origins every member was scored on: the largest x of each prefix
+        (empty: no origin could be formed, the ensemble is not validated).
     """
 
     members: tuple[EnsembleMember, ...]
@@ -93,6 +106,7 @@ class EnsembleRecord:
     eps0_assumed: bool
     user_weights: FloatArray | None
     reason: str
+    origins: tuple[float, ...] = ()
 
     def member(self, label: str) -> EnsembleMember:
         """The member called ``label``."""
@@ -104,7 +118,8 @@ class EnsembleRecord:
             "method": "ensemble",
             "winner": "ensemble",
             "members": [m.to_dict() for m in self.members],
-            "scores": {m.label: m.score for m in self.members},
+            "scores": {m.label: _finite_or_none(m.score) for m in self.members},
+            "origins": list(self.origins),
             "eps0": self.eps0,
             "eps0_assumed": self.eps0_assumed,
             "band": band.to_dict() if band else None,
@@ -121,15 +136,43 @@ class Band:
     of the members' log predictions (model uncertainty) and ``kappa`` the growth of the
     extrapolation error per unit of ``ln x`` beyond the largest fitted x, estimated on the
     curve's own rolling-origin forecasts (see :func:`scalinglab.fitting.fit_auto`).
+
+    ``kappa=None`` is a band whose extrapolation error could not be estimated (no rolling
+    origin scored the ensemble): it is unbounded beyond ``x_max`` (``validated`` is False).
+
+    ``n_errors`` is the number of rolling-origin forecast errors ``kappa`` was estimated
+    from. An error scale estimated from ``m`` errors calls for Student's t quantile with
+    ``m`` degrees of freedom rather than the normal one (a short curve may give only one
+    or two forecast errors); None uses the normal quantile.
     """
 
-    def __init__(self, scatter: float, kappa: float, x_max: float) -> None:
+    def __init__(self, scatter: float, kappa: float | None, x_max: float, n_errors: int | None = None) -> None:
+        if kappa is not None and not (math.isfinite(kappa) and kappa >= 0):
+            raise ValueError("The 'kappa' parameter of Band must be finite and >= 0, or None (not validated).")
+        if n_errors is not None and n_errors < 1:
+            raise ValueError("The 'n_errors' parameter of Band must be >= 1, or None.")
         self.scatter = float(scatter)
-        self.kappa = float(kappa)
+        self.kappa = None if kappa is None else float(kappa)
         self.x_max = float(x_max)
+        self.n_errors = n_errors
 
-    def to_dict(self) -> dict[str, float]:
-        return {"scatter": self.scatter, "kappa": self.kappa, "x_max": self.x_max}
+    def quantile(self, level: float) -> float:
+        """The two-sided quantile of the band at probability ``level``."""
+        p = 0.5 + level / 2
+        # ndtri and stdtrit: scipy.stats costs ~1 s to import.
+        return float(ndtri(p) if self.n_errors is None else stdtrit(self.n_errors, p))
+
+    @property
+    def validated(self) -> bool:
+        """Whether the extrapolation rate was estimated from rolling-origin forecasts."""
+        return self.kappa is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; ``kappa`` is None when the band is not validated."""
+        return {
+            "scatter": self.scatter, "kappa": self.kappa, "x_max": self.x_max,
+            "validated": self.validated, "n_errors": self.n_errors,
+        }
 
 
 class Ensemble(Law):
@@ -233,12 +276,14 @@ class Ensemble(Law):
         spread2 = self.weights @ (logs - mean) ** 2
         band = self.band or Band(0.0, 0.0, float(np.max(x_arr)))
         dist = np.maximum(np.log(x_arr / band.x_max), 0.0)
-        var = spread2 + (band.kappa * dist) ** 2
+        # Not validated (kappa None): nothing bounds the extrapolation error.
+        extrapolation = np.where(dist > 0, np.inf, 0.0) if band.kappa is None else (band.kappa * dist) ** 2
+        var = spread2 + extrapolation
         if interval == "prediction":
             var = var + band.scatter**2
-        return np.asarray(np.sqrt(np.nan_to_num(var, nan=np.inf)), dtype=float)
+        return np.asarray(np.sqrt(np.nan_to_num(var, nan=np.inf, posinf=np.inf)), dtype=float)
 
     def log_halfwidth(self, x: ArrayLike, params: ArrayLike, level: float, interval: str) -> FloatArray:
-        """Half-width of the band in ``ln y`` at probability ``level`` (normal quantile)."""
-        z = float(ndtri(0.5 + level / 2))  # the normal quantile; scipy.stats costs ~1 s to import
-        return z * self.log_band_sd(x, params, interval)
+        """Half-width of the band in ``ln y`` at probability ``level`` (see :meth:`Band.quantile`)."""
+        band = self.band or Band(0.0, 0.0, 1.0)
+        return band.quantile(level) * self.log_band_sd(x, params, interval)

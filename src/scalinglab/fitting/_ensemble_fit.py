@@ -10,19 +10,28 @@ What it does (details in ``docs/extrapolation.md``):
    The saturating forms need the loss's bound ``eps0``; when it is not given, they use
    ``2 max(y)`` (an assumption stated in ``selection``), since a loss is then only known to
    start no lower than the highest value seen.
-2. **Rolling-origin validation.** Every member is also fitted on the prefixes
-   ``x <= x_max / r``, ``r`` in (1.25, 2), and scored by the RMSLE of its forecast of
+2. **Rolling-origin validation.** Every member is also fitted on prefixes of the curve
+   near ``x <= x_max / r``, ``r`` in (1.25, 2), and scored by the RMSLE of its forecast of
    the rest of the curve: the question a user asks (how well does it predict larger scales
-   than it has seen?), asked of the curve's own points only.
-3. **Combination.** Members whose validation score is more than 5 times the best are
-   dropped (a form that cannot follow this curve, e.g. the envelope on a curve far below
-   its bound); the rest are averaged with equal weights in log space (a geometric mean).
-   Equal weights beat score-proportional weights on the design half of the benchmark: the
-   validation scores of forms that all fit are too noisy to rank them.
+   than it has seen?), asked of the curve's own points only. The origins are common to
+   all members and distinct (:func:`scalinglab.fitting._rolling_origin.ratio_origins`):
+   where two ratios fall between the same points (a curve spaced by factors of 2), they
+   give one origin, not the same one twice; each prefix holds the ``k + 2`` distinct x the
+   most demanding member needs (``k`` its parameters). A curve too short for that gets
+   the origins of the next requirement down, and a member it cannot score is dropped.
+3. **Combination.** Members whose validation score is more than 5 times the best, or
+   that have no finite score on the common origins, are dropped (a form that cannot follow
+   this curve, e.g. the envelope on a curve far below its bound); the rest are averaged
+   with equal weights in log space (a geometric mean). Equal weights beat
+   score-proportional weights on the design half of the benchmark: the validation scores
+   of forms that all fit are too noisy to rank them.
 4. **Band.** ``sd(ln y)^2 = s^2 + spread^2 + (kappa ln(x/x_max))^2`` beyond ``x_max``:
    the scatter of the points, the members' disagreement, and an extrapolation term whose
    rate ``kappa`` is the RMS error per unit ``ln x`` of the ensemble's own rolling-origin
-   forecasts (factor 1: it gave 88% on the design half of the benchmark untuned).
+   forecasts (factor 1). Its quantile is Student's t with as many degrees of freedom as
+   forecast errors went into ``kappa``. When no origin can score any member, nothing
+   measures the extrapolation error: the band is marked not validated (``kappa`` None)
+   and is unbounded beyond ``x_max``.
 
 All forms, every prefix and every start are solved together by the batched
 Levenberg-Marquardt fit of :mod:`scalinglab.fitting._batched_lm`. The law returned is an
@@ -49,7 +58,7 @@ from scalinglab.fitting._ensemble import LEARNED_FORM, Band, Ensemble, EnsembleM
 from scalinglab.fitting._eps0 import UNKNOWN_BOUND_FACTOR, resolve_eps0
 from scalinglab.fitting._learned import LearnedLaw
 from scalinglab.fitting._result import FitResult, build_fit_result
-from scalinglab.fitting._rolling_origin import AUTO_CANDIDATES, forecast_score, select_law
+from scalinglab.fitting._rolling_origin import AUTO_CANDIDATES, forecast_score, ratio_origins, select_law
 from scalinglab.laws import FloatArray, get_law
 
 __all__ = ["AUTO_CANDIDATES", "AUTO_MEMBERS", "UNKNOWN_BOUND_FACTOR", "fit_auto"]
@@ -143,76 +152,110 @@ def _fit_ensemble(
     assumed_bound, bound = resolved.assumed, resolved.value
     members = [m for m in AUTO_MEMBERS if m[1] == "power_floor" or bound > y_max]
     x_max = float(np.max(x))
-    cuts = [x_max / r for r in ORIGIN_RATIOS]
-    masks = [x <= c for c in cuts]
     rel = x / x_max
+    usable = w_user > 0
+    # Common origins: distinct prefixes with the points the most demanding member needs
+    # (k + 2: two degrees of freedom). Where the curve is too short for that, the origins
+    # are built for the next requirement down and the members that need more are dropped.
+    needs = sorted({FORMS[form].k + 2 for _, form, _ in members}, reverse=True)
+    cuts: list[float] = []
+    for need in needs:
+        cuts = ratio_origins(x, ORIGIN_RATIOS, need, usable)
+        if cuts:
+            break
+    need = need if cuts else 0
+    masks = [x <= c for c in cuts]
 
     # Rows of one batched fit per form: for each member of that form, the full curve and
     # its prefixes (zero weight beyond the origin).
-    plan: dict[str, list[tuple[str, list[bool], list[FloatArray]]]] = {}
+    plan: dict[str, list[tuple[str, bool, list[FloatArray]]]] = {}
     for label, form, recency in members:
         base = w_user * rel**recency
-        k = FORMS[form].k
-        # Prefixes with too few points to fit the form (k + 2) are not used as origins.
-        valid = [bool(np.sum(m & (base > 0)) >= k + 2) for m in masks]
-        rows = [base] + [base * m if ok else base for m, ok in zip(masks, valid, strict=True)]
-        plan.setdefault(form, []).append((label, valid, rows))
+        fits_origins = bool(cuts) and FORMS[form].k + 2 <= need
+        rows = [base] + [base * m if fits_origins else base for m in masks]
+        plan.setdefault(form, []).append((label, fits_origins, rows))
     fits: dict[str, Any] = {}
     scores: dict[str, float] = {}
+    why: dict[str, str] = {}
     for form, entries in plan.items():
         bf_all = batch_fit(form, x, y, np.array([r for _, _, rows in entries for r in rows]), bound)
         log_all = bf_all.log_predict(x)
-        for j, (label, valid, _) in enumerate(entries):
+        for j, (label, fits_origins, _) in enumerate(entries):
             sl = slice(j * (1 + len(masks)), (j + 1) * (1 + len(masks)))
             bf = bf_all.rows(sl)
             log_fit = log_all[sl]
-            errors = [
-                log_fit[i + 1][~m] - np.log(y[~m])
-                for i, (m, ok) in enumerate(zip(masks, valid, strict=True))
-                if ok and np.any(~m)
-            ]
-            scores[label] = forecast_score(errors) if np.isfinite(bf.cost[0]) else math.inf
-            fits[label] = (bf, valid, log_fit)
+            fits[label] = (bf, fits_origins, log_fit)
+            if not np.isfinite(bf.cost[0]):
+                scores[label], why[label] = math.inf, "its fit to the whole curve failed"
+            elif not fits_origins:
+                scores[label] = math.nan
+                why[label] = (
+                    f"not scored: it needs {FORMS[form].k + 2} points before an origin"
+                    + (f", the origins have {need}" if cuts else ", no origin has them")
+                )
+            else:
+                scores[label] = forecast_score(
+                    [log_fit[i + 1][~m & usable] - np.log(y[~m & usable]) for i, m in enumerate(masks)]
+                )
+                if not math.isfinite(scores[label]):
+                    why[label] = "not scored: a forecast from an origin is not finite"
 
     finite = [v for v in scores.values() if math.isfinite(v)]
     best = min(finite) if finite else math.nan
-    kept = [
-        label for label, _, _ in members
-        if scores[label] != math.inf and (math.isnan(best) or math.isnan(scores[label]) or scores[label] <= TRIM_FACTOR * best)
-    ]
+    validated = bool(finite)
+    if validated:
+        # A member without a finite score on the common origins cannot be compared: dropped.
+        for label, _, _ in members:
+            if math.isfinite(scores[label]) and scores[label] > TRIM_FACTOR * best:
+                why[label] = f"rolling-origin RMSLE {scores[label]:.3g} > {TRIM_FACTOR:g}x the best ({best:.3g})"
+        kept = [label for label, _, _ in members if label not in why]
+    else:
+        # Nothing could be scored: every member that fits the whole curve is kept, unvalidated.
+        kept = [label for label, _, _ in members if math.isfinite(fits[label][0].cost[0])]
+        for label in kept:
+            why.pop(label, None)
     if not kept:
         raise InputError("Every member of law='auto' failed to fit this curve; check the data.")
-    learned = _learned_member(x, y, eps0, masks) if LEARNED_MEMBER else None
+    learned = _learned_member(x, y, eps0, masks) if LEARNED_MEMBER and validated else None
     if learned is not None:
         fits[LEARNED_FORM], scores[LEARNED_FORM] = learned[0], learned[1]
         # The same rule as the fitted members: dropped when it forecasts the curve's own
         # later points more than LEARNED_TRIM times worse than the best fitted member.
-        if LEARNED_TRIM is None or math.isnan(best) or not scores[LEARNED_FORM] > LEARNED_TRIM * best:
+        if not math.isfinite(scores[LEARNED_FORM]):
+            why[LEARNED_FORM] = "not scored: too few points before an origin"
+        elif LEARNED_TRIM is not None and scores[LEARNED_FORM] > LEARNED_TRIM * best:
+            why[LEARNED_FORM] = f"rolling-origin RMSLE > {LEARNED_TRIM:g}x the best fitted member's"
+        else:
             kept.append(LEARNED_FORM)
     weights = np.full(len(kept), 1.0 / len(kept))
 
-    # The ensemble's own rolling-origin forecasts set the extrapolation rate of the band.
+    # The ensemble's own rolling-origin forecasts set the extrapolation rate of the band;
+    # every kept member has a finite forecast from every origin (or nothing was scored).
     num = den = 0.0
-    for i, m in enumerate(masks):
-        if not all(fits[lb][1][i] for lb in kept) or not np.any(~m):
-            continue
-        log_ens = np.mean([fits[lb][2][i + 1][~m] for lb in kept], axis=0)
-        e = log_ens - np.log(y[~m])
-        dist = np.log(x[~m] / np.max(x[m]))
-        if np.all(np.isfinite(e)):
-            num += float(np.sum(e**2))
-            den += float(np.sum(dist**2))
-    kappa_hat = math.sqrt(num / den) if den > 0 else math.nan
-    kappa = max(KAPPA_FACTOR * kappa_hat, KAPPA_MIN) if math.isfinite(kappa_hat) else 0.1
+    n_errors = 0
+    for i, m in enumerate(masks if validated else []):
+        ahead = ~m & usable
+        log_ens = np.mean([fits[lb][2][i + 1][ahead] for lb in kept], axis=0)
+        num += float(np.sum((log_ens - np.log(y[ahead])) ** 2))
+        den += float(np.sum(np.log(x[ahead] / np.max(x[m])) ** 2))
+        n_errors += int(np.sum(ahead))
+    kappa = max(KAPPA_FACTOR * math.sqrt(num / den), KAPPA_MIN) if den > 0 else None
     log_full = np.mean([fits[lb][2][0] for lb in kept], axis=0)
     resid = log_full - np.log(y)
     scatter = float(np.sqrt(np.sum(w_user * resid**2) / max(np.sum(w_user), 1e-300)))
 
-    dropped = [lb for lb, _, _ in members if lb not in kept]
+    dropped = [lb for lb in [*(m[0] for m in members), LEARNED_FORM] if lb in why]
+    origins_text = ", ".join(f"x <= {c:.4g}" for c in cuts)
     reason = (
         f"geometric mean with equal weights of {', '.join(kept)}"
-        + (f"; dropped {', '.join(dropped)} (rolling-origin RMSLE > {TRIM_FACTOR:g}x the best)" if dropped else "")
-        + f"; rolling-origin forecasts from x <= x_max/r, r in {list(ORIGIN_RATIOS)}"
+        + "".join(f"; dropped {lb} ({why[lb]})" for lb in dropped)
+        + (
+            f"; rolling-origin forecasts from {origins_text} (near x_max/r, r in {list(ORIGIN_RATIOS)}, "
+            f"distinct prefixes of at least {need} points)"
+            if validated
+            else "; not validated: no rolling origin could score a member, so the band beyond "
+            "the largest x is unbounded"
+        )
     )
     weight_of = {lb: float(weights[i]) for i, lb in enumerate(kept)}
     candidates = [(lb, form, recency) for lb, form, recency in members]
@@ -226,6 +269,7 @@ def _fit_ensemble(
                 recency=recency,
                 weight=weight_of.get(lb, 0.0),
                 score=scores[lb],
+                dropped=why.get(lb),
                 params={} if form == LEARNED_FORM else dict(
                     zip(fits[lb][0].form.law(bound).param_names, fits[lb][0].law_values(0).tolist(), strict=True)
                 ),
@@ -236,6 +280,7 @@ def _fit_ensemble(
         eps0_assumed=assumed_bound,
         user_weights=w_user.copy() if user_weights else None,
         reason=reason,
+        origins=tuple(cuts),
     )
     member_laws = []
     values = []
@@ -247,7 +292,7 @@ def _fit_ensemble(
             continue
         member_laws.append((lb, bf.form.law(bound)))
         values.append(bf.law_values(0))
-    law = Ensemble(member_laws, weights.tolist(), Band(scatter, kappa, x_max),
+    law = Ensemble(member_laws, weights.tolist(), Band(scatter, kappa, x_max, n_errors or None),
                    upper=None if assumed_bound else bound, record=record)
     values_arr = np.concatenate(values)
     log_mask = np.array([p.log for p in law.params])
@@ -257,6 +302,11 @@ def _fit_ensemble(
         "ensemble: the band comes from the members' spread and the curve's own rolling-origin "
         "forecasts, not from parameter standard errors (it has no parameter standard errors)"
     ]
+    if kappa is None:
+        notes.append(
+            "not validated: no rolling origin could score a member of the ensemble, so the band "
+            "has no estimate of the extrapolation error and is unbounded beyond the largest x"
+        )
     if assumed_bound:
         notes.append(
             f"no eps0 given: the saturating members assume the loss starts at most at "
@@ -286,25 +336,28 @@ def _fit_ensemble(
 
 def _learned_member(
     x: FloatArray, y: FloatArray, eps0: float | None, masks: list[Any]
-) -> tuple[tuple[LearnedLaw, list[bool], list[FloatArray]], float] | None:
+) -> tuple[tuple[LearnedLaw, bool, list[FloatArray]], float] | None:
     """The learned extrapolator as a member: its law, and its forecasts from every origin.
 
     Returns what ``_fit_ensemble`` keeps per member (the law in place of a batched fit,
-    which origins are usable, the log predictions on the whole curve and from each origin)
-    and its rolling-origin score; None when the shipped weights are missing.
+    whether it was scored on every origin, the log predictions on the whole curve and from
+    each origin) and its rolling-origin score (``nan`` when a prefix has fewer than
+    ``MIN_POINTS`` distinct x, which the network needs: it is then not scored on the common
+    origins); None when the shipped weights are missing.
     """
     try:
         law = LearnedLaw(x, y, eps0)
     except InputError:
         return None
     rows = [law.log_predict(x)[0]]
-    valid, errors = [], []
+    errors = []
+    scored = True
     for m in masks:
-        ok = bool(len(np.unique(x[m])) >= MIN_POINTS and np.any(~m))
-        valid.append(ok)
         row = np.full(len(x), np.nan)
-        if ok:
+        if len(np.unique(x[m])) >= MIN_POINTS:
             row[~m] = law.net.predict(x[m], y[m], x[~m], eps0)[0]
             errors.append(row[~m] - np.log(y[~m]))
+        else:
+            scored = False
         rows.append(row)
-    return (law, valid, rows), forecast_score(errors)
+    return (law, scored, rows), forecast_score(errors) if scored else math.nan

@@ -176,8 +176,14 @@ class FitResult:
             if interval == "prediction":
                 var = var + self.residual_scale**2
             half = self._quantile(level) * np.sqrt(np.clip(var, 0, None))
+        upper = value * np.exp(half)
+        bound = getattr(self.law, "upper", None)
+        if own_band and bound is not None:
+            # The ensemble's known bound of the loss (eps0): its saturating members never
+            # exceed it, so neither does the band (a wide extrapolation band would).
+            upper = np.minimum(upper, bound)
         return Prediction.of(
-            x_arr, value, value * np.exp(-half), value * np.exp(half), level, "ensemble" if own_band else "delta",
+            x_arr, value, value * np.exp(-half), upper, level, "ensemble" if own_band else "delta",
             interval,
         )
 

@@ -117,7 +117,9 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
     check_cards = [_card(f"check: {c.name}", c.status.upper(), c.reason) for c in a.checks]
     cards = [
         _number_card(a, "beta_g", "data exponent beta_g", lc.beta_g_law),
-        _number_card(a, "beta_p", "model-size exponent beta_p", "interior best-fit sizes"),
+        _number_card(a, "beta_p", "model-size exponent beta_p",
+                     "interior best-fit sizes" + (f" (the smallest within {_num(100 * a.size_tolerance, 3)}% "
+                                                  "of a shard's lowest)" if a.size_tolerance else "")),
     ]
     if "joint_backtest" in head:
         jb = head["joint_backtest"]
@@ -132,7 +134,8 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
         cards.append(_card(
             f"backtest at {_num(bt['largest_shard'])} examples",
             f"{_num(bt['predicted'], 3)} vs {_num(bt['observed'], 3)}",
-            f"predicted from shards <= {_num(bt['train_up_to'])}; band [{_num(bt['band'][0], 3)}, {_num(bt['band'][1], 3)}]",
+            f"predicted from shards <= {_num(bt['train_up_to'])}; band [{_num(bt['band'][0], 3)}, {_num(bt['band'][1], 3)}]"
+            + (f". Caveat: {bt['caveat']}" if bt.get("caveat") else ""),
         ))
     fit_floor = lc.fit.floor
     cards.append(_card("fitted floor (irreducible error)", _num(fit_floor, 3), f"law: {(lc.fit.selection or {}).get('winner', lc.fit.law.name)}"))
@@ -162,7 +165,7 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
         sections.append(_param_table(fit, a.level, f"Alternative: {name}"))
     sections.append("<h2>Model size</h2><div class='grid2'>" + _img(ModelSizeDisplay.from_analysis(a), "model size") + "</div>")
     if ms.fit is not None:
-        sections.append(_param_table(ms.fit, a.level, "s(m) = sigma m^beta_p (a = sigma, b = beta_p)"))
+        sections.append(_param_table(ms.fit, a.level, "s(n) = sigma n^beta_p (a = sigma, b = beta_p)"))
     sections.extend(f"<div class='note'>{_e(n)}</div>" for n in ms.notes)
     if a.joint is not None:
         j = a.joint

@@ -117,7 +117,7 @@ def _number_text(analysis: Any, name: str) -> str:
 
 @dataclass
 class ModelSizeDisplay(_Display):
-    """Parameter count of the best-fit model per shard, with s(m) = sigma m^beta_p."""
+    """Parameter count of the best-fit model per shard, with s(n) = sigma n^beta_p."""
 
     def plot(self, ax: Any = None) -> ModelSizeDisplay:
         ms = self.analysis.model_size
@@ -126,7 +126,7 @@ class ModelSizeDisplay(_Display):
         if ms.fit is not None:
             x = np.logspace(math.log10(ms.shard_size.min()), math.log10(ms.shard_size.max() * 4), 100)
             band = ms.fit.predict(x, level=self.analysis.level)
-            ax.plot(x, band.value, color=_BAND, lw=2, label="s(m) = sigma m^beta_p")
+            ax.plot(x, band.value, color=_BAND, lw=2, label="s(n) = sigma n^beta_p")
             ax.fill_between(x, band.lower, band.upper, color=_BAND, alpha=0.18,
                             label=f"{100 * self.analysis.level:g}% band")
         if ms.interior is not None and len(ms.interior) == len(ms.shard_size) and not np.all(ms.interior):

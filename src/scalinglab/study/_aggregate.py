@@ -77,6 +77,9 @@ class StudyCurves:
         score is the lowest over the sampled points).
     cell_budget, cell_budget_limited : numpy.ndarray
         Per cell, the budget factor and whether it is budget-limited.
+    size_tolerance : float
+        The rule that chose the best-fit sizes (:func:`aggregate_runs`); the analysis's
+        bootstrap redoes the selection with it.
     """
 
     study: str
@@ -101,6 +104,7 @@ class StudyCurves:
     cell_params: tuple[dict[str, Any], ...] = field(default=())
     cell_budget: np.ndarray | None = None
     cell_budget_limited: np.ndarray | None = None
+    size_tolerance: float = 0.0
 
     def __post_init__(self) -> None:
         n, k = len(self.shard_index), len(self.cell_shard_index)
@@ -180,7 +184,7 @@ def aggregate_runs(
     study: str = "",
     metric: str = "val_error",
     seeds: np.ndarray | list[int] | tuple[int, ...] | None = None,
-    size_tolerance: float = 0.0,
+    size_tolerance: float | None = None,
     model: ModelAxis | None = None,
     tuned: tuple[str, ...] | list[str] | None = None,
 ) -> StudyCurves:
@@ -200,17 +204,20 @@ def aggregate_runs(
         Labels carried into the result.
     seeds : sequence of int, optional
         Seed columns of ``cell_seed_scores`` (default: the seeds present).
-    size_tolerance : float
+    size_tolerance : float, optional
         Hestness et al. take "the smallest model that fits the shard best". With
         ``size_tolerance = t > 0`` the best-fit model of a shard is the smallest one whose
         score is within a factor ``1 + t`` of the lowest (differences inside seed noise do
         not make a model better), and eps(m) is its score; 0 takes the lowest score.
+        Default: ``model.size_tolerance`` (the spec's ``[model] size_tolerance``), else 0.
     model : ModelAxis, optional
         The study's model axis; gives ``best_size_status`` (else ``""``).
     tuned : sequence of str, optional
         Names of the tuned hyperparameters reported in ``best_params``/``cell_params``
         (default: none).
     """
+    if size_tolerance is None:
+        size_tolerance = 0.0 if model is None else model.size_tolerance
     details = run_details(runs)
     names = tuple(tuned or ())
     all_cells = cell_table(details)
@@ -265,11 +272,15 @@ def aggregate_runs(
         cell_params=tuple(plain_params(p, names) for p in cells["cell_params"]),
         cell_budget=arr(cells, "budget"),
         cell_budget_limited=arr(cells, "budget_limited", bool),
+        size_tolerance=float(size_tolerance),
     )
 
 
-def study_curves(name: str, storage: Storage, size_tolerance: float = 0.0) -> StudyCurves:
-    """Aggregate a stored study (one query + a pandas groupby); see :func:`aggregate_runs`."""
+def study_curves(name: str, storage: Storage, size_tolerance: float | None = None) -> StudyCurves:
+    """Aggregate a stored study (one query + a pandas groupby); see :func:`aggregate_runs`.
+
+    ``size_tolerance`` defaults to the stored spec's ``[model] size_tolerance``.
+    """
     record = storage.get_study(name)
     if record is None:
         raise _unknown_study(name, storage)
@@ -284,13 +295,13 @@ def study_curves(name: str, storage: Storage, size_tolerance: float = 0.0) -> St
     except InputError:  # a study stored through the storage API with a partial spec
         raw = record.spec
         return aggregate_runs(frame, study=name, metric=str(raw.get("metric", "val_error")),
-                              seeds=raw.get("seeds"), size_tolerance=size_tolerance)
+                              seeds=raw.get("seeds"), size_tolerance=size_tolerance or 0.0)
     return aggregate_runs(frame, study=name, metric=spec.metric, seeds=spec.seeds,
                           size_tolerance=size_tolerance, model=spec.model,
                           tuned=tuple(p.name for p in spec.search.params))
 
 
-def study_checks(name: str, storage: Storage, size_tolerance: float = 0.0) -> pd.DataFrame:
+def study_checks(name: str, storage: Storage, size_tolerance: float | None = None) -> pd.DataFrame:
     """Per shard of a stored study: best fit, budget and size status (:func:`shard_checks`).
 
     The validity checks of the analysis read this: a shard whose ``budget_limited`` is true

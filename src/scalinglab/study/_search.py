@@ -19,7 +19,9 @@ hyperparameters per shard; and make sure a best fit is a real minimum:
   stays <= ``max_factor``.
 - **Grid growth** (``[model] min_size``/``max_size``): once every run of a shard is finished,
   when its best-fit size is the largest (smallest) size tried on it, the next size of the
-  ladder (:meth:`ModelAxis.ladder`) is run there, with the best cell's budget.
+  ladder (:meth:`ModelAxis.ladder`) is run there, with the best cell's budget. The best-fit
+  size is the smallest within ``[model] size_tolerance`` of the shard's lowest score, the
+  same rule the analysis reports.
 
 Decisions about a shard are taken only when all its runs are finished, and the shards between
 the endpoints wait until both endpoints are *settled* (finished, nothing more to add), so the
@@ -111,7 +113,8 @@ class _Planner:
         cells = self.shard_cells(shard)
         if cells.empty:
             return None
-        return {str(k): v for k, v in best_cell(cells).iloc[0].to_dict().items()}
+        tolerance = self.spec.model.size_tolerance
+        return {str(k): v for k, v in best_cell(cells, tolerance).iloc[0].to_dict().items()}
 
     def follow(self, shard: int, grow: bool = True) -> list[PlannedRun]:
         """Budget extensions and grid growth of a finished shard (nothing while it runs)."""
@@ -247,7 +250,7 @@ def size_position(i: int, tried: list[int], n_ladder: int) -> str:
 
 
 def shard_checks(spec: StudySpec, runs: pd.DataFrame | None,
-                 size_tolerance: float = 0.0) -> pd.DataFrame:
+                 size_tolerance: float | None = None) -> pd.DataFrame:
     """Per shard: the best-fit cell and whether it measured data or a limit of the study.
 
     Parameters
@@ -256,8 +259,9 @@ def shard_checks(spec: StudySpec, runs: pd.DataFrame | None,
         The study.
     runs : pandas.DataFrame or None
         :meth:`Storage.runs_frame` of the study.
-    size_tolerance : float
-        As in :func:`scalinglab.study.aggregate_runs` (which best fit is reported).
+    size_tolerance : float, optional
+        As in :func:`scalinglab.study.aggregate_runs` (which best fit is reported); default
+        the spec's ``[model] size_tolerance``, the rule the search itself followed.
 
     Returns
     -------
@@ -274,6 +278,8 @@ def shard_checks(spec: StudySpec, runs: pd.DataFrame | None,
         ``n_sizes`` (sizes tried) and ``settled`` (all runs finished, nothing left to add).
     """
     plan = _Planner(spec, runs)
+    if size_tolerance is None:
+        size_tolerance = spec.model.size_tolerance
     tuned = tuple(p.name for p in spec.search.params)
     planned = {p.key for p in plan_runs(spec, runs)} if len(plan.details) else set()
     missing = planned - plan.stored

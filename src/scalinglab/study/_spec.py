@@ -59,6 +59,9 @@ class ModelAxis:
     knob: str = "width"
     min_size: float | None = None
     max_size: float | None = None
+    #: The best-fit size of a shard is the smallest within a factor ``1 + size_tolerance``
+    #: of its lowest score (:func:`scalinglab.study.aggregate_runs`).
+    size_tolerance: float = 0.0
 
     @property
     def lower_limit(self) -> float:
@@ -105,6 +108,8 @@ class ModelAxis:
             out["min_size"] = self.min_size
         if self.max_size is not None:
             out["max_size"] = self.max_size
+        if self.size_tolerance:
+            out["size_tolerance"] = self.size_tolerance
         return out
 
 
@@ -420,7 +425,7 @@ def _build(file: StudyFile) -> StudySpec:
     return StudySpec(
         name=file.name, task=file.task,
         data=data,
-        model=ModelAxis(tuple(m.sizes), m.knob, m.min_size, m.max_size),
+        model=ModelAxis(tuple(m.sizes), m.knob, m.min_size, m.max_size, m.size_tolerance),
         metric=file.metric,
         seeds=tuple(range(file.seeds)) if isinstance(file.seeds, int) else tuple(file.seeds),
         train=dict(file.train),

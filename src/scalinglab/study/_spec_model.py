@@ -182,6 +182,13 @@ class ModelTable(_Table):
         default=None,
         description="The largest size the search may try, >= the largest of sizes (its "
         "default); the search adds sizes by the grid's own ratio up to it.")
+    size_tolerance: Annotated[float, _Rule("a number >= 0 and < 1 (0.03 means 3%)")] = Field(
+        default=0.0, ge=0, lt=1,
+        description="Which size is a shard's best fit: the smallest whose score is within a "
+        "factor 1 + size_tolerance of the shard's lowest (Hestness et al.: the smallest model "
+        "that fits the shard best; differences inside the seed noise do not make a model "
+        "better). 0 takes the lowest score. Grid growth, the search's refinement, status, "
+        "analyze and the report all use it.")
 
     @field_validator("sizes")
     @classmethod

@@ -24,6 +24,16 @@ Evaluation and early stopping
     without a new minimum. The study scores a run by the minimum reported error
     (Hestness et al. 2017), so stopping late never hurts the score, it only costs time.
 
+Pruning (the ``prune_rounds`` and ``prune_rate`` options of the workloads that take them)
+    Iterative magnitude pruning with rewinding to the initial weights (the lottery-ticket
+    procedure of Frankle & Carbin 2019, which Rosenfeld et al. 2021 use): after the dense
+    training, ``prune_rounds`` times, remove the fraction ``prune_rate`` of the remaining
+    weights of smallest magnitude across all weight matrices together (global; biases are
+    kept), rewind the survivors to their initial values and retrain with the same budget rule
+    and early stopping (:func:`iterative_magnitude_pruning`). Round ``k`` has density
+    ``(1 - prune_rate)^k``. The retrainings are not reported to the engine, so the run's score
+    stays the dense network's; each round costs one more training.
+
 Determinism
     One thread per worker (``torch.set_num_threads(1)``: the engine runs one process per
     core), ``torch.manual_seed(seed)`` before the model is built, and a seeded
@@ -57,8 +67,11 @@ __all__ = [
     "count_parameters",
     "fit",
     "import_torch",
+    "initial_weights",
+    "iterative_magnitude_pruning",
     "make_optimizer",
     "model_width",
+    "prunable_weights",
     "seed_everything",
 ]
 
@@ -428,3 +441,108 @@ def fit(
     }
     result.update({f"best_{k}": v for k, v in best.items()})
     return result
+
+
+def prunable_weights(model: torch.nn.Module) -> list[tuple[torch.nn.Module, str]]:
+    """The ``(module, "weight")`` pairs that pruning removes weights from.
+
+    The weight matrices (kernels) of every linear and convolutional layer; biases are kept,
+    as in Frankle & Carbin 2019 and Rosenfeld et al. 2021.
+    """
+    torch = import_torch()
+    kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+    return [(module, "weight") for module in model.modules() if isinstance(module, kinds)]
+
+
+def initial_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of every parameter of ``model`` by name: what pruning rewinds to.
+
+    Take it right after the model is built, before training.
+    """
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+def _density(targets: list[tuple[torch.nn.Module, str]]) -> tuple[float, int]:
+    """Fraction and number of the prunable weights that are not pruned."""
+    kept = total = 0
+    for module, name in targets:
+        mask = getattr(module, f"{name}_mask", None)
+        weight = getattr(module, name)
+        total += weight.numel()
+        kept += weight.numel() if mask is None else int(mask.sum())
+    return kept / total, kept
+
+
+def iterative_magnitude_pruning(
+    model: torch.nn.Module,
+    initial: Mapping[str, torch.Tensor],
+    *,
+    rounds: int,
+    rate: float,
+    retrain: Callable[[], Mapping[str, float]],
+    should_stop: Callable[[], bool] = lambda: False,
+) -> dict[str, float]:
+    """Prune ``model`` iteratively by global weight magnitude, rewinding and retraining.
+
+    ``rounds`` times: remove the fraction ``rate`` of the remaining weights with the smallest
+    magnitude over all of :func:`prunable_weights` together (``torch.nn.utils.prune``'s
+    global L1 unstructured pruning: the masks stay on the model, so the pruned weights stay
+    zero while it trains), set every surviving parameter back to its value in ``initial``
+    (biases included) and call ``retrain()``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The trained dense model (round 0).
+    initial : Mapping[str, torch.Tensor]
+        :func:`initial_weights` of ``model`` before its dense training.
+    rounds : int
+        Number of pruning rounds, ``>= 0``.
+    rate : float
+        Fraction of the remaining weights removed per round, in ``(0, 1)``.
+    retrain : callable
+        Trains ``model`` again (fresh optimizer, same budget and early stopping) and returns
+        its metrics, ``min_val_error`` among them.
+    should_stop : callable
+        Checked before each round: ``True`` stops pruning (the rounds done so far are kept).
+
+    Returns
+    -------
+    dict of str to float
+        For each round ``k`` done (``1 <= k <= rounds``): ``prune_density_{k}`` (the measured
+        fraction of weights kept, ``(1 - rate)^k`` up to rounding to whole weights),
+        ``prune_min_val_error_{k}``, ``prune_steps_{k}``; and ``prune_rounds`` (rounds done),
+        ``prune_rate``, ``prune_weights`` (the number of prunable weights) and
+        ``prune_train_time_s`` (all retrainings together).
+    """
+    torch = import_torch()
+    prune = require_extra("torch.nn.utils.prune", "torch")
+    if int(rounds) != rounds or rounds < 0:
+        raise invalid_parameter("prune_rounds", "iterative_magnitude_pruning",
+                                "an integer >= 0", rounds)
+    if not 0.0 < rate < 1.0:
+        raise invalid_parameter("prune_rate", "iterative_magnitude_pruning",
+                                "a number > 0 and < 1", rate)
+    targets = prunable_weights(model)
+    start = time.perf_counter()
+    total = sum(getattr(m, n).numel() for m, n in targets)
+    out: dict[str, float] = {"prune_rate": float(rate), "prune_weights": float(total)}
+    done = 0
+    for k in range(1, int(rounds) + 1):
+        if should_stop():
+            break
+        prune.global_unstructured(targets, pruning_method=prune.L1Unstructured, amount=rate)
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                param.copy_(initial[name.removesuffix("_orig")])
+            for module, name in targets:  # the masked weight now, not at the next forward
+                setattr(module, name, getattr(module, f"{name}_orig") * getattr(module, f"{name}_mask"))
+        metrics = retrain()
+        density, _ = _density(targets)
+        out[f"prune_density_{k}"] = density
+        out[f"prune_min_val_error_{k}"] = float(metrics["min_val_error"])
+        out[f"prune_steps_{k}"] = float(metrics.get("steps", math.nan))
+        done = k
+    out["prune_rounds"] = float(done)
+    out["prune_train_time_s"] = time.perf_counter() - start
+    return out

@@ -36,6 +36,16 @@ Training length
     ceil(n / batch_size), min_steps, step_cap)`` optimizer steps with early stopping.
     Defaults here: Adam, lr 3e-3, batch 128, epochs 100, min_steps 300, step_cap 6000,
     40 evaluations, patience 8.
+
+Pruning
+    ``prune_rounds = K`` (default 0: none) and ``prune_rate`` (default 0.2): after the dense
+    training, K rounds of iterative magnitude pruning with rewinding
+    (:func:`scalinglab.tasks._torch_common.iterative_magnitude_pruning`), each retrained
+    with the same budget and early stopping. The run's score stays the dense network's; its
+    final metrics add ``prune_density_k`` and ``prune_min_val_error_k`` for k = 1..K (and
+    ``prune_density_0 = 1``, ``prune_min_val_error_0`` = the dense error), which
+    :func:`scalinglab.analysis.fit_pruning` fits with Rosenfeld et al. 2021's law. A run
+    costs K + 1 trainings.
 """
 
 from __future__ import annotations
@@ -56,6 +66,8 @@ from scalinglab.tasks._torch_common import (
     TrainSettings,
     fit,
     import_torch,
+    initial_weights,
+    iterative_magnitude_pruning,
     model_width,
     seed_everything,
 )
@@ -73,7 +85,7 @@ _CLASSES = 10
 EPS0: float | None = 1.0 - 1.0 / _CLASSES
 _LENGTH = 40
 _WHERE = "the mnist1d task"
-_KEYS = (*TRAIN_KEYS, "model", "depth", "validation_size")
+_KEYS = (*TRAIN_KEYS, "model", "depth", "validation_size", "prune_rounds", "prune_rate")
 
 _DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
@@ -216,6 +228,10 @@ def train(trial: Trial) -> dict[str, float]:
     depth = reader.integer("depth", 2, minimum=1)
     validation_size = reader.integer("validation_size", 4096, minimum=10)
     settings = TrainSettings.read(reader, **_DEFAULTS)
+    prune_rounds = reader.integer("prune_rounds", 0, minimum=0)
+    prune_rate = reader.number("prune_rate", 0.2, minimum=0.0, exclusive_minimum=True)
+    if prune_rate >= 1.0:
+        raise invalid_parameter("prune_rate", _WHERE, "a number > 0 and < 1", prune_rate)
     size = model_width(trial, _WHERE)
 
     x_np, y_np, xv_np, yv_np = load_split(
@@ -238,15 +254,30 @@ def train(trial: Trial) -> dict[str, float]:
             "val_loss": float(cross_entropy(logits, y_val)),
         }
 
-    return fit(
-        model,
-        n_train=trial.shard_size,
-        batch_loss=batch_loss,
-        evaluate=evaluate,
-        trial=trial,
-        settings=settings,
-        fallback_error=1.0 - 1.0 / _CLASSES,
-    )
+    initial = initial_weights(model) if prune_rounds else {}
+
+    def train_on(target: Trial) -> dict[str, float]:
+        return fit(
+            model,
+            n_train=trial.shard_size,
+            batch_loss=batch_loss,
+            evaluate=evaluate,
+            trial=target,
+            settings=settings,
+            fallback_error=1.0 - 1.0 / _CLASSES,
+        )
+
+    result = train_on(trial)
+    if not prune_rounds:
+        return result
+    # The retrainings report to a trial of their own: the engine's curve (and so the run's
+    # score and budget facts) stays the dense network's.
+    result.update({"prune_density_0": 1.0, "prune_min_val_error_0": result["min_val_error"]})
+    result.update(iterative_magnitude_pruning(
+        model, initial, rounds=prune_rounds, rate=prune_rate,
+        retrain=lambda: train_on(Trial(trial.config)), should_stop=trial.should_stop,
+    ))
+    return result
 
 
 INIT_SPEC = """\
