@@ -379,7 +379,7 @@ def test_the_rarer_fields_of_the_page(analysis, tmp_path):
     assert ["fitted floor (irreducible error)", _g(lc.fit.floor, 3), "law: winning law"] in page["cards"]
     assert f"; eps0 not set; {len(lc.shard_size)} shards from " in page["sub"][0]
     assert page["note"][:2] == ["region note one", "region note two"]
-    caption = "s(m) = sigma m^beta_p (a = sigma, b = beta_p)"
+    caption = "s(n) = sigma n^beta_p (a = sigma, b = beta_p)"
     assert f"{caption}: {ms_fit.law.formula}" in page["h3"]
     index = page["h3"].index(f"{caption}: {ms_fit.law.formula}")
     assert page["tables"][1 + index] == _fit_rows(ms_fit, a.level)
