@@ -206,18 +206,20 @@ def test_ensemble_without_a_band_has_the_member_spread_alone_and_starts_from_its
 def test_the_selection_of_auto_records_every_member_and_the_band():
     auto = fit_law("auto", X, Y)
     law, sel = auto.law, auto.selection
-    assert list(sel) == ["method", "winner", "members", "scores", "eps0", "eps0_assumed", "band",
-                         "user_weights", "reason"]
+    assert list(sel) == ["method", "winner", "members", "scores", "origins", "eps0", "eps0_assumed",
+                         "band", "user_weights", "reason"]
     assert sel["method"] == "ensemble" and sel["winner"] == "ensemble"
-    assert sel["band"] == {"scatter": law.band.scatter, "kappa": law.band.kappa, "x_max": law.band.x_max}
+    band = law.band
+    assert sel["band"] == {"scatter": band.scatter, "kappa": band.kappa, "x_max": band.x_max,
+                           "validated": band.validated, "n_errors": band.n_errors}
     assert sel["user_weights"] is None and sel["reason"] == law.record.reason
     assert len(sel["members"]) == len(law.record.members) >= 2
     for entry, member in zip(sel["members"], law.record.members, strict=True):
-        assert list(entry) == ["label", "law", "recency", "weight", "score", "params"]
-        assert (entry["label"], entry["law"], entry["recency"], entry["weight"]) == (
-            member.label, member.form, member.recency, member.weight)
-        np.testing.assert_equal(entry["score"], member.score)
-        assert entry["params"] == member.params and entry["params"] is not member.params
+        assert list(entry) == ["label", "law", "recency", "weight", "score", "dropped", "params"]
+        assert (entry["label"], entry["law"], entry["recency"], entry["weight"], entry["dropped"]) == (
+            member.label, member.form, member.recency, member.weight, member.dropped)
+        assert entry["score"] == (member.score if math.isfinite(member.score) else None)
+        assert entry["params"] == {k: (v if math.isfinite(v) else None) for k, v in member.params.items()}
     weights = np.linspace(1.0, 2.0, len(X))
     weighted = fit_law("auto", X, Y, weights=weights).selection
     np.testing.assert_allclose(weighted["user_weights"], weights)
