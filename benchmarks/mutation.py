@@ -13,8 +13,13 @@ Usage::
 
     nice -n 10 python benchmarks/mutation.py laws report --max-children 2
     python benchmarks/mutation.py --survivors laws   # after adding tests: re-test the survivors
+    python benchmarks/mutation.py --survivors result --match Band --match _quantile  # only some
     python benchmarks/mutation.py --summary laws     # only report a finished run
     nice -n 10 python benchmarks/mutation.py report --sample 60   # a random sample, on a slow machine
+
+mutmut keeps its verdicts while the judging test files change inside (``--survivors`` then
+re-tests the survivors with the new tests), but a change to a module's list of judging files in
+pyproject.toml changes mutmut's configuration and it starts the module again from scratch.
 
 ``--sample N`` tests N mutants drawn at random (``--seed``) from all of a module's mutants (those
 already decided keep their verdict) and reports the sample's killed fraction with its 95%
@@ -158,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-test only the survivors of the last run (after adding tests)")
     parser.add_argument("--fresh", action="store_true",
                         help="forget earlier results (mutmut keeps 'no tests' verdicts when tests are added)")
+    parser.add_argument("--match", action="append", default=[], metavar="TEXT",
+                        help="with --survivors: re-test only the survivors whose name contains TEXT "
+                             "(repeatable), e.g. the functions that just got tests")
     parser.add_argument("--sample", type=int, default=0, metavar="N",
                         help="test N mutants drawn at random and estimate the killed fraction")
     parser.add_argument("--seed", type=int, default=19, help="seed of the --sample draw")
@@ -179,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             names: list[str] = []
             if args.survivors:
                 names = list(summarise(module, work)["survivors"])  # type: ignore[arg-type]
+                if args.match:
+                    names = [n for n in names if any(text in n for text in args.match)]
                 if not names:
                     print(f"{module}: no survivors to re-test", flush=True)
             if names or not args.survivors:

@@ -117,6 +117,29 @@ def test_ensemble_band_sd_is_member_spread_plus_extrapolation_plus_scatter():
     half = law.log_halfwidth(inside, params, 0.9, "prediction")
     assert band.n_errors is not None and band.n_errors >= 1
     np.testing.assert_allclose(half, t.ppf(0.95, band.n_errors) * pred_in, rtol=1e-10)
+    half = law.log_halfwidth(beyond, params, 0.8, "confidence")
+    np.testing.assert_allclose(half, t.ppf(0.9, band.n_errors) * conf_out, rtol=1e-10)
+
+
+def test_a_hand_made_ensemble_without_a_band_is_its_members_spread():
+    from scalinglab.fitting import Ensemble
+    from scalinglab.laws import Power
+
+    law = Ensemble([("p", Power()), ("q", Power())], [1.0, 3.0])
+    params = [2.0, -0.3, 1.0, -0.2]
+    x = np.array([10.0, 1e3, 1e6])
+    logs = np.log(np.array([2.0 * x**-0.3, 1.0 * x**-0.2]))
+    spread = np.sqrt(np.array([0.25, 0.75]) @ (logs - np.array([0.25, 0.75]) @ logs) ** 2)
+    for interval in ("prediction", "confidence"):  # no scatter and no extrapolation term
+        np.testing.assert_allclose(law.log_band_sd(x, params, interval=interval), spread, rtol=1e-12)
+    # A member that cannot be logged (a negative prediction) makes the band infinite, not zero.
+    assert np.all(law.log_band_sd(x, [2.0, -0.3, -1.0, -0.2]) == np.inf)
+    # A member without a floor (a pure power law's is 0) gives the ensemble none, quietly.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert law.floor(params) == 0.0
 
 
 def test_bad_level_and_interval_are_refused_with_the_fix(fit):
@@ -178,3 +201,75 @@ def test_ensemble_without_a_band_has_the_member_spread_alone_and_starts_from_its
     assert len(start) == 1
     np.testing.assert_array_equal(start[0], np.concatenate([m.starts(X, Y)[0] for _, m in members]))
 
+
+
+def test_the_selection_of_auto_records_every_member_and_the_band():
+    auto = fit_law("auto", X, Y)
+    law, sel = auto.law, auto.selection
+    assert list(sel) == ["method", "winner", "members", "scores", "origins", "eps0", "eps0_assumed",
+                         "band", "user_weights", "reason"]
+    assert sel["method"] == "ensemble" and sel["winner"] == "ensemble"
+    band = law.band
+    assert sel["band"] == {"scatter": band.scatter, "kappa": band.kappa, "x_max": band.x_max,
+                           "validated": band.validated, "n_errors": band.n_errors}
+    assert sel["user_weights"] is None and sel["reason"] == law.record.reason
+    assert len(sel["members"]) == len(law.record.members) >= 2
+    for entry, member in zip(sel["members"], law.record.members, strict=True):
+        assert list(entry) == ["label", "law", "recency", "weight", "score", "dropped", "params"]
+        assert (entry["label"], entry["law"], entry["recency"], entry["weight"], entry["dropped"]) == (
+            member.label, member.form, member.recency, member.weight, member.dropped)
+        assert entry["score"] == (member.score if math.isfinite(member.score) else None)
+        assert entry["params"] == {k: (v if math.isfinite(v) else None) for k, v in member.params.items()}
+    weights = np.linspace(1.0, 2.0, len(X))
+    weighted = fit_law("auto", X, Y, weights=weights).selection
+    np.testing.assert_allclose(weighted["user_weights"], weights)
+
+
+def test_a_hand_made_ensemble_keeps_descriptions_zero_weights_and_its_name():
+    from scalinglab.fitting import Ensemble, Prediction
+    from scalinglab.laws import Power, PowerFloor
+
+    law = Ensemble([("p", Power()), ("f", PowerFloor())], [1.0, 0.0])  # a dropped member weighs 0
+    assert law.weights.tolist() == [1.0, 0.0]
+    assert [p.description for p in law.params] == [p.description for p in (*Power().params, *PowerFloor().params)]
+    with pytest.raises(ValueError, match="law 'ensemble' has 5 parameters; got 4"):
+        law.split([1.0, -0.3, 1.0, -0.3])
+    # Members whose prediction is 0 or negative have no logarithm: -inf and nan, quietly.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        logs = law.member_log_predictions(np.array([10.0, 100.0]), [0.0, -0.3, -1.0, 0.3, 0.0])
+    assert np.all(logs[0] == -np.inf) and np.all(np.isnan(logs[1]))
+    p = Prediction.of([1.0], [2.0], [1.5], [2.5], 0.9, "delta")
+    assert p.interval == "prediction" and not p.value.flags.writeable
+
+
+def test_default_interval_level_and_one_degree_of_freedom():
+    from scipy.stats import t as student_t
+
+    fit = fit_law("power_floor", X, Y)
+    assert fit.intervals() == fit.intervals(0.95)
+    three = fit_law("power", X[:3], 0.5 * X[:3] ** -0.3 * np.array([1.01, 0.99, 1.0]))
+    assert three.dof == 1
+    b = three.param_names.index("b")
+    lo, hi = three.intervals(0.95)["b"]
+    q = student_t.ppf(0.975, 1)  # 12.7: with one degree of freedom the t quantile is wide
+    assert (hi - lo) / 2 == pytest.approx(q * three.stderr[b], rel=1e-9)
+
+
+def test_the_quality_figures_and_covariance_are_recomputed_from_the_data(fit):
+    """RMSLE and Rosenfeld's divergence from the law at the data by hand, the covariance in
+    natural units by the delta method (d value / d theta = value for a log parameter)."""
+    pred = fit.law.predict(fit.x, fit.values)
+    assert fit.rmsle == pytest.approx(float(np.sqrt(np.mean(np.log(pred / Y) ** 2))), rel=1e-12)
+    divergence = (pred - Y) / Y
+    assert fit.divergence_mean == pytest.approx(float(np.mean(divergence)), rel=1e-12, abs=1e-15)
+    assert fit.divergence_std == pytest.approx(float(np.std(divergence)), rel=1e-12)
+    scale = np.array([v if p.log else 1.0 for p, v in zip(fit.law.params, fit.values, strict=True)])
+    assert any(p.log for p in fit.law.params) and not all(p.log for p in fit.law.params)
+    np.testing.assert_allclose(fit.cov, fit.cov_theta * np.outer(scale, scale), rtol=1e-12)
+    np.testing.assert_allclose(fit.stderr, np.sqrt(np.diag(fit.cov)), rtol=1e-12)
+    assert fit.cost > 0 and isinstance(fit.cost, float)
+    tuned = fit_law("power_floor", X, Y, loss="huber", huber_delta=0.02, n_starts=3)
+    assert (tuned.huber_delta, tuned.n_starts, tuned.loss) == (0.02, 3, "huber")

@@ -81,7 +81,7 @@ class LearningCurveDisplay(_Display):
         name = (lc.fit.selection or {}).get("winner", lc.fit.law.name)
         ax.plot(x, band.value, color=_BAND, lw=2, label=f"fit ({name})", zorder=2)
         ax.fill_between(x, band.lower, band.upper, color=_BAND, alpha=0.18,
-                        label=f"{int(a.level * 100)}% prediction band")
+                        label=f"{100 * a.level:g}% prediction band")
         regions = lc.regions
         if regions is not None:
             lo_x, hi_x = x.min(), x.max()
@@ -128,7 +128,7 @@ class ModelSizeDisplay(_Display):
             band = ms.fit.predict(x, level=self.analysis.level)
             ax.plot(x, band.value, color=_BAND, lw=2, label="s(n) = sigma n^beta_p")
             ax.fill_between(x, band.lower, band.upper, color=_BAND, alpha=0.18,
-                            label=f"{int(self.analysis.level * 100)}% band")
+                            label=f"{100 * self.analysis.level:g}% band")
         if ms.interior is not None and len(ms.interior) == len(ms.shard_size) and not np.all(ms.interior):
             edge = ~np.asarray(ms.interior, dtype=bool)
             ax.scatter(ms.shard_size[edge], ms.n_params[edge], s=80, facecolors="none", edgecolors="#C44E52",
@@ -177,7 +177,7 @@ class BacktestDisplay(_Display):
             self.ax_, self.figure_ = ax, ax.figure
             return self
         ax.errorbar(bt.observed, bt.predicted, yerr=[bt.predicted - bt.lower, bt.upper - bt.predicted],
-                    fmt="o", color=_BAND, capsize=3, label=f"{int(bt.level * 100)}% band")
+                    fmt="o", color=_BAND, capsize=3, label=f"{100 * bt.level:g}% band")
         lo = min(bt.observed.min(), bt.lower.min()) * 0.9
         hi = max(bt.observed.max(), bt.upper.max()) * 1.1
         ax.plot([lo, hi], [lo, hi], color=_POINTS, lw=1, ls="--", label="perfect prediction")
