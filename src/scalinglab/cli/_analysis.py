@@ -141,7 +141,7 @@ def check_lines(analysis: Any) -> list[str]:
 
 def _number_line(analysis: Any, name: str, what: str) -> str:
     number = analysis.number(name)
-    pct = int(analysis.level * 100)
+    pct = f"{100 * analysis.level:g}"
     if not number["estimable"]:
         return f"{name} = not estimable ({what}): {number['reason']}"
     return (f"{name} = {_g(number['value'], 3)}  {pct}% interval {_interval(number['interval'], 3)}  "
@@ -322,7 +322,7 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
     if (target_error is None) == (compute is None):
         raise InputError("Give exactly one of --target-error and --compute.")
     analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
-    pct = int(level * 100)
+    pct = f"{100 * level:g}"
     if compute is not None:
         try:
             plan = analysis.compute_optimal(compute)
@@ -418,7 +418,7 @@ def compare_command(study_a: str, study_b: str, storage: str | None, eps0: float
     if fmt == "json":
         echo_json(result)
         return
-    pct = int(level * 100)
+    pct = f"{100 * level:g}"
     click.echo(f"beta_g: {study_a} {_g(result['beta_g'][0], 3)}, {study_b} {_g(result['beta_g'][1], 3)}; "
                f"slope difference {_g(result['difference'], 3)} {pct}% {_interval(result['difference_interval'], 3)}"
                + (f" (z = {_g(result['z'], 3)})" if result["z"] is not None else ""))
