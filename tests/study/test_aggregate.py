@@ -84,6 +84,19 @@ def test_size_tolerance_takes_the_smallest_model_within_it():
     assert aggregate_runs(_frame(rows), size_tolerance=-1.0).best_model_size[0] == 2.0
 
 
+def test_the_model_axis_brings_its_size_tolerance_and_an_explicit_one_wins():
+    from scalinglab.study._spec import ModelAxis
+
+    rows = [(0, 100, 1.0, s, "COMPLETE", v, 10) for s, v in enumerate([0.105, 0.106, 0.5])]
+    rows += [(0, 100, 2.0, s, "COMPLETE", v, 20) for s, v in enumerate([0.1, 0.101, 0.102])]
+    axis = ModelAxis((1.0, 2.0), size_tolerance=0.1)
+    by_axis = aggregate_runs(_frame(rows), model=axis)
+    assert by_axis.size_tolerance == 0.1 and by_axis.best_model_size[0] == 1.0
+    strict = aggregate_runs(_frame(rows), model=axis, size_tolerance=0.0)
+    assert strict.size_tolerance == 0.0 and strict.best_model_size[0] == 2.0
+    assert aggregate_runs(_frame(rows)).size_tolerance == 0.0
+
+
 def test_a_tie_goes_to_the_smaller_model_whatever_the_row_order():
     rows = [(0, 100, m, s, "COMPLETE", 0.25, 10 * m) for m in (4.0, 2.0) for s in range(3)]
     assert aggregate_runs(_frame(rows)).best_model_size[0] == 2.0
@@ -151,8 +164,10 @@ def test_study_curves_reads_the_stored_study(tmp_path):
         study_curves("zzzzzz", storage)
     storage.close()
     empty = open_storage(f"sqlite:///{tmp_path / 'e.db'}")
-    with pytest.raises(InputError, match=r"\(it holds no study\)"):
+    with pytest.raises(InputError) as info:
         study_curves("known", empty)
+    assert str(info.value) == (f"The 'study' parameter must name a study stored in {empty.url} "
+                               "(it holds no study). Got 'known' instead.")
     empty.close()
 
 
@@ -338,12 +353,13 @@ def test_tuned_params_and_true_flags_reach_the_frames_and_dict():
 
 
 def _store_full_spec_study(path):
-    """A study stored with a full spec (model sizes 1, 2, 4; two seeds): shard 0's best size is
-    the smallest, shard 1's the middle one, shard 2's the largest; one run of shard 1 fails."""
+    """A study stored with a full spec (model sizes 1, 2, 4; three seeds, of which 0 and 1 ran):
+    shard 0's best size is the smallest, shard 1's the middle one, shard 2's the largest; one run
+    of shard 1 fails."""
     from scalinglab.storage import CurvePoint, PlannedRun, RunState, open_storage
     from scalinglab.study import StudySpec
 
-    spec = StudySpec.from_dict({"name": "full", "task": "synthetic", "seeds": 2, "metric": "val_loss",
+    spec = StudySpec.from_dict({"name": "full", "task": "synthetic", "seeds": 3, "metric": "val_loss",
                                 "data": {"shard_sizes": [100, 200, 400]},
                                 "model": {"sizes": [1, 2, 4]}, "search": {"method": "grid"}})
     storage = open_storage(f"sqlite:///{path}")
@@ -369,7 +385,9 @@ def test_study_curves_and_checks_of_a_study_with_a_full_spec(tmp_path):
 
     storage = _store_full_spec_study(tmp_path / "f.db")
     curves = study_curves("full", storage)
-    assert curves.study == "full" and curves.metric == "val_loss" and curves.seeds.tolist() == [0, 1]
+    # The spec's seeds, not only those that ran: seed 2 is a column of NaN.
+    assert curves.study == "full" and curves.metric == "val_loss" and curves.seeds.tolist() == [0, 1, 2]
+    assert np.isnan(curves.cell_seed_scores[:, 2]).all() and not np.isnan(curves.cell_seed_scores[:, 0]).any()
     assert curves.best_model_size.tolist() == [1.0, 2.0, 4.0]
     assert curves.best_size_status.tolist() == ["min_size", "interior", "max_size"]
     assert curves.median_min_val_error.tolist() == pytest.approx([0.1005, 0.1005, 0.1005])
