@@ -361,11 +361,12 @@ def _store_full_spec_study(path):
 
     spec = StudySpec.from_dict({"name": "full", "task": "synthetic", "seeds": 3, "metric": "val_loss",
                                 "data": {"shard_sizes": [100, 200, 400]},
-                                "model": {"sizes": [1, 2, 4]}, "search": {"method": "grid"}})
+                                "model": {"sizes": [1, 2, 4]},
+                                "search": {"method": "grid", "params": {"lr": {"choice": [0.1]}}}})
     storage = open_storage(f"sqlite:///{path}")
     record = storage.create_study("full", "synthetic", spec.to_dict())
     best = {0: 1.0, 1: 2.0, 2: 4.0}
-    planned = [PlannedRun(i, n, s, seed, spec.config_key, params=spec.params)
+    planned = [PlannedRun(i, n, s, seed, spec.config_key, params={**spec.params, "lr": 0.1})
                for i, n in enumerate((100, 200, 400)) for s in (1.0, 2.0, 4.0) for seed in (0, 1)]
     storage.add_runs(record.id, planned)
     while (run := storage.claim_run(record.id, "w")) is not None:
@@ -388,6 +389,8 @@ def test_study_curves_and_checks_of_a_study_with_a_full_spec(tmp_path):
     # The spec's seeds, not only those that ran: seed 2 is a column of NaN.
     assert curves.study == "full" and curves.metric == "val_loss" and curves.seeds.tolist() == [0, 1, 2]
     assert np.isnan(curves.cell_seed_scores[:, 2]).all() and not np.isnan(curves.cell_seed_scores[:, 0]).any()
+    # The tuned hyperparameter ([search.params]) is reported per shard and per cell.
+    assert curves.best_params == ({"lr": 0.1},) * 3 and curves.cell_params[0] == {"lr": 0.1}
     assert curves.best_model_size.tolist() == [1.0, 2.0, 4.0]
     assert curves.best_size_status.tolist() == ["min_size", "interior", "max_size"]
     assert curves.median_min_val_error.tolist() == pytest.approx([0.1005, 0.1005, 0.1005])
