@@ -100,3 +100,24 @@ def test_two_resamples_are_enough_and_refits_keep_fixed_parameters():
     same = fit.bootstrap(n=2, seed=3)
     np.testing.assert_array_equal(same.samples, boot.samples)
     assert not np.array_equal(fit.bootstrap(n=2, seed=4).samples, boot.samples)
+
+
+def test_the_bootstrap_refits_under_the_fits_own_loss_and_huber_delta() -> None:
+    # A power law with one outlier (x 1.6): the Huber fit with delta 0.02 (log units) shrugs
+    # it off, the log loss does not, and a Huber delta of 1.0 is the log loss here.
+    from scalinglab import fit_law
+
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1e2, 1e5, 14)
+    y = 2.0 * x**-0.3 * np.exp(0.01 * rng.standard_normal(14))
+    y[5] *= 1.6
+    robust = fit_law("power", x, y, loss="huber", huber_delta=0.02)
+    plain = fit_law("power", x, y, loss="log")
+    wide = fit_law("power", x, y, loss="huber", huber_delta=1.0)
+    assert abs(robust.params["a"] - 2.0) < 0.06 < abs(plain.params["a"] - 2.0)
+    b_robust, b_plain, b_wide = (f.bootstrap(60, seed=0) for f in (robust, plain, wide))
+    # Refitted under the Huber loss, the resamples stay near the robust fit...
+    assert abs(np.median(b_robust.samples[:, 0]) - robust.params["a"]) < 0.02
+    assert abs(np.median(b_plain.samples[:, 0]) - plain.params["a"]) < 0.05
+    # ... and with delta 1.0 (every residual inside it) they are the log loss's refits.
+    np.testing.assert_allclose(b_wide.samples, b_plain.samples, rtol=1e-5, atol=1e-7)
