@@ -153,3 +153,30 @@ def test_a_wide_extrapolation_band_stops_at_the_known_bound_and_says_why() -> No
     yl = 0.1 + 0.9 / (1 + (xl / 2e4) ** 0.6)
     long_fit = fit_law("auto", xl, yl, eps0=1.0)
     assert band_evidence(SimpleNamespace(learning_curve=SimpleNamespace(fit=long_fit))) is None
+
+
+def test_band_rejects_a_bad_rate_or_error_count_in_words() -> None:
+    for kappa in (-0.1, math.inf, math.nan):
+        with pytest.raises(ValueError) as info:
+            Band(0.0, kappa, 1.0)
+        assert str(info.value) == ("The 'kappa' parameter of Band must be finite and >= 0, or None "
+                                   "(not validated).")
+    with pytest.raises(ValueError) as info:
+        Band(0.0, 0.1, 1.0, n_errors=0)
+    assert str(info.value) == "The 'n_errors' parameter of Band must be >= 1, or None."
+
+
+def test_an_unvalidated_band_is_open_just_beyond_the_data_and_unchanged_inside() -> None:
+    import copy
+
+    x, y = _doubling_curve(7)
+    weights = np.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0])
+    fit = fit_law("auto", x, y, eps0=1.0, weights=weights)
+    assert fit.law.band.kappa is None
+    # Open from the largest x on, not from an e-fold beyond it.
+    assert fit.predict([x[-1] * 1.5], level=0.9).lower[0] == 0
+    # Inside the data the band is the scatter and the spread alone, as for a validated one.
+    validated = copy.copy(fit.law)
+    validated.band = Band(fit.law.band.scatter, 0.3, fit.law.band.x_max)
+    np.testing.assert_allclose(fit.law.log_band_sd(x[:5], fit.values),
+                               validated.log_band_sd(x[:5], fit.values), rtol=1e-12)
