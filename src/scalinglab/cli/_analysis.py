@@ -288,10 +288,10 @@ def band_evidence(analysis: Any) -> str | None:
     user should see that the width is the evidence's, not the law's.
     """
     band = getattr(analysis.learning_curve.fit.law, "band", None)
-    n = getattr(band, "n_errors", None)
     if band is None:
         return None
-    if getattr(band, "kappa", 0.0) is None:
+    n = band.n_errors
+    if not band.validated:
         return ("no rolling origin could validate the extrapolation of this curve, so the band "
                 "is open beyond the largest shard; --method bootstrap gives the seed-noise band "
                 "of the window's power law")

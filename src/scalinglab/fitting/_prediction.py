@@ -23,8 +23,12 @@ class CalibratedBand(Protocol):
     """A law that carries its own calibrated band (the ensemble of ``law="auto"``).
 
     :meth:`FitResult.predict <scalinglab.fitting.FitResult.predict>` uses it instead of the
-    delta method: the half-width of the band in ``ln y`` at ``x`` for probability ``level``.
+    delta method: the half-width of the band in ``ln y`` at ``x`` for probability ``level``,
+    and ``upper``, the known bound of the loss (eps0) that neither the prediction nor the
+    band passes, or None.
     """
+
+    upper: float | None
 
     def log_halfwidth(self, x: ArrayLike, params: ArrayLike, level: float, interval: str) -> FloatArray: ...
 

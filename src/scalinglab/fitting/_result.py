@@ -167,25 +167,23 @@ class FitResult:
         x_arr = self.law.check_x(x)
         value = self.law.predict(x_arr, self.values)
         # A law that carries its own calibrated band (the ensemble of law="auto") gives it.
-        own_band = isinstance(self.law, CalibratedBand)
         if isinstance(self.law, CalibratedBand):
             half = self.law.log_halfwidth(x_arr, self.values, level, interval)
+            upper = value * np.exp(half)
+            if self.law.upper is not None:
+                # The known bound of the loss (eps0): the saturating members never exceed
+                # it, so neither does the band (a wide extrapolation band would).
+                upper = np.minimum(upper, self.law.upper)
+            method = "ensemble"
         else:
             g = self._log_prediction_gradient(x_arr)
             var = np.einsum("ij,jk,ik->i", g, self.cov_theta, g)
             if interval == "prediction":
                 var = var + self.residual_scale**2
             half = self._quantile(level) * np.sqrt(np.clip(var, 0, None))
-        upper = value * np.exp(half)
-        bound = getattr(self.law, "upper", None)
-        if own_band and bound is not None:
-            # The ensemble's known bound of the loss (eps0): its saturating members never
-            # exceed it, so neither does the band (a wide extrapolation band would).
-            upper = np.minimum(upper, bound)
-        return Prediction.of(
-            x_arr, value, value * np.exp(-half), upper, level, "ensemble" if own_band else "delta",
-            interval,
-        )
+            upper = value * np.exp(half)
+            method = "delta"
+        return Prediction.of(x_arr, value, value * np.exp(-half), upper, level, method, interval)
 
     def inverse(self, y_target: ArrayLike, level: float = 0.9) -> Inversion:
         """The input needed to reach ``y_target``, with a band.
