@@ -10,11 +10,14 @@ fresh database per test. Where no server can be had the tests skip with the reas
 Ray: ``ray start --block`` processes of the venv's ``ray``, each in its own process group,
 bound to 127.0.0.1, telemetry and dashboard off; stopped by killing those process groups,
 then every process whose command line names the cluster's private temp dir is checked gone.
+Each ``ray start`` is armed to get SIGTERM when the test process dies, so a pytest killed
+without teardown leaves no cluster behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
 import os
 import secrets
@@ -33,6 +36,7 @@ from pathlib import Path
 import pytest
 
 VENV_BIN = Path(sys.executable).parent
+_PR_SET_PDEATHSIG = 1  # prctl(2): signal sent to this process when its parent dies
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------
@@ -325,7 +329,19 @@ def _ray_start(extra: list[str], temp_dir: Path, num_cpus: int, index: int,
              ip, "--num-cpus", str(num_cpus), "--num-gpus", "0",
              "--object-store-memory", str(100 * 1024**2), "--disable-usage-stats",
              "--temp-dir", str(temp_dir), *ports],
-            stdout=out, stderr=subprocess.STDOUT, env=ray_env(), start_new_session=True)
+            stdout=out, stderr=subprocess.STDOUT, env=ray_env(), start_new_session=True,
+            preexec_fn=_terminate_with_parent)
+
+
+def _terminate_with_parent() -> None:
+    """In the child, before exec: the kernel sends it SIGTERM when the test process dies.
+
+    A pytest killed by a timeout (or SIGKILL) runs no fixture teardown; ``ray start --block``
+    shuts its node down on SIGTERM, so the node does not outlive the test session.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 
 def start_ray_cluster(n_nodes: int = 2, num_cpus: int = 1) -> RayCluster:
