@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab._errors import InputError
+from scalinglab._format import level_percent
 from scalinglab._json import jsonable as _jsonable
 from scalinglab.analysis._checks import (
     Check,
@@ -1073,7 +1074,7 @@ def compare_exponents(a: StudyAnalysis, b: StudyAnalysis, level: float | None = 
         shifted = False
         out.update({"method": "delta (single-seed studies: no bootstrap)", "difference_interval": None,
                     "shift_interval": None, "stderr": combined, "z": z})
-    pct = f"{100 * level:g}%"
+    pct = f"{level_percent(level)}%"
     if blocked:
         verdict = "not estimable: " + "; ".join(blocked)
     elif differ:

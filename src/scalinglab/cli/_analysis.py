@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from scalinglab._errors import InputError, invalid_parameter
+from scalinglab._format import level_percent
 from scalinglab.cli._app import app
 from scalinglab.cli._common import echo_json, format_option
 from scalinglab.cli._study import _open, _record, _require_completed, _storage_option
@@ -274,7 +275,7 @@ def predict_command(study: str, data_size: float, model_size: float | None, stor
         echo_json(doc)
         return
     where = f"{_g(data_size)} examples" + (f" and {_g(model_size)} parameters" if model_size else " (best-fit model)")
-    click.echo(f"{analysis.metric} at {where}: {_g(doc['predicted'])}  {100 * level:g}% band "
+    click.echo(f"{analysis.metric} at {where}: {_g(doc['predicted'])}  {level_percent(level)}% band "
                f"{_interval((doc['lower'], doc['upper']))}")
     if note:
         click.echo(f"note: {note}")
@@ -322,7 +323,7 @@ def plan_command(study: str, target_error: float | None, compute: float | None, 
     if (target_error is None) == (compute is None):
         raise InputError("Give exactly one of --target-error and --compute.")
     analysis, _ = load_analysis(study, storage, eps0, level, size_tolerance)
-    pct = f"{100 * level:g}"
+    pct = level_percent(level)
     if compute is not None:
         try:
             plan = analysis.compute_optimal(compute)
@@ -418,7 +419,7 @@ def compare_command(study_a: str, study_b: str, storage: str | None, eps0: float
     if fmt == "json":
         echo_json(result)
         return
-    pct = f"{100 * level:g}"
+    pct = level_percent(level)
     click.echo(f"beta_g: {study_a} {_g(result['beta_g'][0], 3)}, {study_b} {_g(result['beta_g'][1], 3)}; "
                f"slope difference {_g(result['difference'], 3)} {pct}% {_interval(result['difference_interval'], 3)}"
                + (f" (z = {_g(result['z'], 3)})" if result["z"] is not None else ""))

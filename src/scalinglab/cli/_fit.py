@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scalinglab._errors import InputError
+from scalinglab._format import level_percent
 from scalinglab._json import to_strict
 from scalinglab.cli._app import app
 from scalinglab.cli._common import echo_json, format_option
@@ -150,7 +151,7 @@ def _print_table(fits: FrameFit, level: float, err: bool = False) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    pct = f"{100 * level:g}%"
+    pct = f"{level_percent(level)}%"
     table = Table(title=f"scalinglab fit ({pct} intervals)")
     for col in fits.group_columns:
         table.add_column(escape(str(col)))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from scalinglab._errors import require_extra
+from scalinglab._format import level_percent
 from scalinglab.analysis import StudyAnalysis
 from scalinglab.fitting import FitResult
 from scalinglab.report._plots import BacktestDisplay, JointDisplay, LearningCurveDisplay, ModelSizeDisplay
@@ -53,11 +54,6 @@ def _num(value: float | None, digits: int = 4) -> str:
     return f"{float(value):.{digits}g}"
 
 
-def _pct(level: float) -> str:
-    """A level as a percent: 0.58 -> ``58`` (``int(0.58 * 100)`` is 57), 0.999 -> ``99.9``."""
-    return f"{100 * level:g}"
-
-
 def figure_bytes(display: Any, fmt: str = "png") -> bytes:
     """Draw a display on a new figure and return the image file's bytes."""
     plt = require_extra("matplotlib.pyplot", "report")
@@ -85,7 +81,7 @@ def _number_card(analysis: StudyAnalysis, name: str, key: str, how: str) -> str:
     if not number["estimable"]:
         return _card(key, "not estimable", str(number["reason"]))
     lo, hi = number["interval"]
-    pct = _pct(analysis.level)
+    pct = level_percent(analysis.level)
     return _card(key, _num(number["value"], 3),
                  f"{pct}% interval [{_num(lo, 3)}, {_num(hi, 3)}] ({how}; {number['method']})")
 
@@ -102,7 +98,7 @@ def _param_table(fit: FitResult, level: float, caption: str) -> str:
     return (
         f"<h3>{_e(caption)}: <code>{_e(fit.law.formula)}</code></h3>"
         f"<table><tr><th class='l'>parameter</th><th>estimate</th><th>std. error</th>"
-        f"<th>{_pct(level)}% lower</th><th>{_pct(level)}% upper</th></tr>{rows}</table>"
+        f"<th>{level_percent(level)}% lower</th><th>{level_percent(level)}% upper</th></tr>{rows}</table>"
         f"<p class='sub'>{_e(status)}; {fit.n_points} points; RMSLE {_num(fit.rmsle)}; "
         f"divergence {_num(100 * fit.divergence_mean, 3)}% +- {_num(100 * fit.divergence_std, 3)}%</p>{notes}"
     )
@@ -112,7 +108,7 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
     """The report as one HTML string (images inline as base64 PNG)."""
     a = analysis
     lc, ms = a.learning_curve, a.model_size
-    pct = _pct(a.level)
+    pct = level_percent(a.level)
     head = a.headline()
     check_cards = [_card(f"check: {c.name}", c.status.upper(), c.reason) for c in a.checks]
     cards = [
