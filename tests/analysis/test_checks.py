@@ -163,3 +163,32 @@ def test_a_backtest_fitted_below_the_power_law_region_says_so() -> None:
     assert backtest_caveat(np.array([256.0, 512.0, 1024.0, 2048.0]), window) is None
     # A finite window: shards beyond its upper end are not inside either.
     assert backtest_caveat(np.array([512.0, 1024.0, 4096.0]), (441.0, 2000.0)) is not None
+
+
+def test_the_joint_backtest_scores_every_larger_cell_and_says_how_often_its_band_held() -> None:
+    """A surface drawn from the joint law itself (2% seed noise): the backtest fitted on the
+    small cells predicts the large ones within the noise, and its coverage is the share of
+    scored cells inside their own bands."""
+    from scalinglab.analysis import joint_backtest
+    from scalinglab.laws import Joint
+
+    rng = np.random.default_rng(3)
+    n = np.repeat(2.0 ** np.arange(8, 16), 6)
+    m = np.tile(4.0 ** np.arange(2, 8), 8)
+    truth = Joint(eps0=0.9).predict(np.column_stack([n, m]), [0.5, 3.0, 0.4, 0.02, 0.3])
+    y = truth * np.exp(0.02 * rng.standard_normal(len(n)))
+    jb = joint_backtest(n, m, y, 0.9, level=0.9)
+    assert jb.reason is None
+    assert jb.n_cells == len(jb.cells) == int(np.sum((n > 2**15 / 8) | (m > 4.0**7 / 16)))
+    rel = np.array([c["relative_error"] for c in jb.cells])
+    assert jb.mean_relative_error == pytest.approx(rel.mean()) and jb.std_relative_error == pytest.approx(rel.std())
+    held = [c["lower"] <= c["observed"] <= c["upper"] for c in jb.cells]
+    assert jb.coverage == pytest.approx(np.mean(held))
+    # The law is the truth here: its extrapolation misses by the noise, not by a misfit.
+    assert abs(jb.mean_relative_error) < 0.05 and jb.std_relative_error < 0.08
+    assert jb.coverage >= 0.7
+    assert jb.coverage_words() == f"its 90% bands hold {sum(held)} of {jb.n_cells} cells"
+    # The truth is in the band most of the time (the band is the law's and the noise's).
+    truth_test = truth[(n > 2**15 / 8) | (m > 4.0**7 / 16)]
+    inside = [c["lower"] <= t <= c["upper"] for c, t in zip(jb.cells, truth_test, strict=True)]
+    assert np.mean(inside) >= 0.7

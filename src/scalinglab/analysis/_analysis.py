@@ -207,7 +207,11 @@ class JointBacktest:
 
     Fitted on the cells with ``n <= max n * n_fraction`` and ``m <= max m * m_fraction``
     (Rosenfeld et al. 2020 fit on small data and small models and score the large ones);
-    every other cell is scored by its relative error ``(predicted - observed) / observed``.
+    every other cell is scored by its relative error ``(predicted - observed) / observed``
+    and by whether the fit's prediction band at ``level`` (delta method: the law's
+    uncertainty plus the scatter of the small cells around it) holds the observed score.
+    ``coverage`` is that fraction: a band that claims ``level`` and holds less is too narrow
+    for extrapolation.
     """
 
     n_fraction: float
@@ -217,9 +221,21 @@ class JointBacktest:
     mean_relative_error: float | None
     std_relative_error: float | None
     reason: str | None
+    level: float = 0.9
+    coverage: float | None = None
+    cells: tuple[dict[str, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(dict(self.__dict__))
+        out = dict(self.__dict__)
+        out["cells"] = [dict(c) for c in self.cells]
+        return _jsonable(out)
+
+    def coverage_words(self) -> str:
+        """``"its 90% bands hold 29 of 36 cells"``, or ``""`` when nothing was scored."""
+        if self.coverage is None or self.n_cells == 0:
+            return ""
+        held = round(self.coverage * self.n_cells)
+        return f"its {level_percent(self.level)}% bands hold {held} of {self.n_cells} cells"
 
 
 @dataclass(frozen=True)
@@ -590,7 +606,8 @@ class StudyAnalysis:
                 "caveat": bt.caveat,
             }
         if self.joint is not None and self.joint.backtest is not None:
-            out["joint_backtest"] = self.joint.backtest.to_dict()
+            # The summary; the scored cells are in the top-level "joint_backtest".
+            out["joint_backtest"] = {k: v for k, v in self.joint.backtest.to_dict().items() if k != "cells"}
         return _jsonable(out)
 
     def to_dict(self) -> dict[str, Any]:
@@ -717,7 +734,7 @@ def analyze_model_size(shard_size: np.ndarray, n_params: np.ndarray, level: floa
 
 def joint_backtest(
     n: np.ndarray, m: np.ndarray, y: np.ndarray, eps0: float,
-    n_fraction: float = 1 / 8, m_fraction: float = 1 / 16,
+    n_fraction: float = 1 / 8, m_fraction: float = 1 / 16, level: float = 0.9,
 ) -> JointBacktest:
     """Fit the joint law on the cells with small data and small models, score the others.
 
@@ -730,6 +747,9 @@ def joint_backtest(
     n_fraction, m_fraction : float
         The training cells have ``n <= n_fraction * max(n)`` and ``m <= m_fraction * max(m)``
         (Rosenfeld et al. 2020: 1/8 of the data and 1/16 of the model, section 7).
+    level : float
+        Probability content of the prediction band whose coverage of the scored cells is
+        reported.
     """
     for name, value in (("n_fraction", n_fraction), ("m_fraction", m_fraction)):
         if not 0 < value < 1:
@@ -738,7 +758,8 @@ def joint_backtest(
     test = ~train
 
     def nothing(reason: str) -> JointBacktest:
-        return JointBacktest(n_fraction, m_fraction, int(train.sum()), int(test.sum()), None, None, reason)
+        return JointBacktest(n_fraction, m_fraction, int(train.sum()), int(test.sum()), None, None, reason,
+                             level)
 
     if train.sum() < 8 or len(np.unique(n[train])) < 3 or len(np.unique(m[train])) < 2:
         return nothing(
@@ -754,12 +775,25 @@ def joint_backtest(
         fit = fit_law("joint", x[train], y[train], eps0=eps0, loss="relative")
     except InputError as exc:
         return nothing(f"the joint law could not be fitted on the small cells: {exc}")
-    rel = (fit.law.predict(x[test], fit.values) - y[test]) / y[test]
-    rel = rel[np.isfinite(rel)]
-    if len(rel) == 0:
+    band = fit.predict(x[test], level=level, interval="prediction")
+    predicted = np.asarray(band.value, dtype=float)
+    lower, upper = np.asarray(band.lower, dtype=float), np.asarray(band.upper, dtype=float)
+    observed = y[test]
+    rel = (predicted - observed) / observed
+    scored = np.isfinite(rel)
+    if not scored.any():
         return nothing("the joint law fitted on the small cells predicts no finite error beyond them")
-    return JointBacktest(n_fraction, m_fraction, int(train.sum()), len(rel),
-                         float(np.mean(rel)), float(np.std(rel)), None)
+    held = (lower <= observed) & (observed <= upper)
+    cells = tuple(
+        {"n": float(a), "m": float(b), "observed": float(o), "predicted": float(p),
+         "lower": float(lo), "upper": float(hi), "relative_error": float(r)}
+        for a, b, o, p, lo, hi, r in zip(n[test][scored], m[test][scored], observed[scored],
+                                          predicted[scored], lower[scored], upper[scored], rel[scored],
+                                          strict=True)
+    )
+    return JointBacktest(n_fraction, m_fraction, int(train.sum()), int(scored.sum()),
+                         float(np.mean(rel[scored])), float(np.std(rel[scored])), None, level,
+                         float(np.mean(held[scored])), cells)
 
 
 def analyze_joint(curves: CurvesLike, eps0: float | None, level: float, folds: int = 10,
@@ -795,7 +829,7 @@ def analyze_joint(curves: CurvesLike, eps0: float | None, level: float, folds: i
         cv_divergence_mean=float(np.mean(finite)) if len(finite) else math.nan,
         cv_divergence_std=float(np.std(finite)) if len(finite) else math.nan,
         cv_folds=k,
-        backtest=joint_backtest(n, m, y, eps0, *fractions),
+        backtest=joint_backtest(n, m, y, eps0, *fractions, level=level),
     )
 
 

@@ -173,7 +173,8 @@ def headline_lines(analysis: Any) -> list[str]:
             lines.append(
                 f"joint backtest (fit on n <= N/{1 / jb.n_fraction:g}, m <= M/{1 / jb.m_fraction:g}; "
                 f"{jb.n_train} cells): relative error on {jb.n_cells} larger cells "
-                f"{100 * jb.mean_relative_error:+.1f}% +- {100 * jb.std_relative_error:.1f}%")
+                f"{100 * jb.mean_relative_error:+.1f}% +- {100 * jb.std_relative_error:.1f}%"
+                + (f"; {jb.coverage_words()}" if jb.coverage_words() else ""))
         else:
             lines.append(f"joint backtest: not run: {jb.reason}")
     return lines

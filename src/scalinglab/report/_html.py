@@ -123,7 +123,9 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
             "joint-law backtest (extrapolation)",
             "not run" if jb["reason"] else f"{_num(100 * jb['mean_relative_error'], 3)}% +- {_num(100 * jb['std_relative_error'], 3)}%",
             jb["reason"] or f"fitted on {jb['n_train']} cells with n <= N/{_num(1 / jb['n_fraction'])}, "
-            f"m <= M/{_num(1 / jb['m_fraction'])}; relative error on {jb['n_cells']} larger cells",
+            f"m <= M/{_num(1 / jb['m_fraction'])}; relative error on {jb['n_cells']} larger cells"
+            + (f"; {level_percent(jb['level'])}% bands held {_num(100 * jb['coverage'], 3)}% of them"
+               if jb.get("coverage") is not None else ""),
         ))
     if "backtest" in head:
         bt = head["backtest"]
@@ -178,7 +180,9 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
                 f"<p class='sub'>Extrapolation backtest (Rosenfeld et al. 2020): fitted on the cells with "
                 f"n &lt;= N/{_num(1 / jb_.n_fraction)} and m &lt;= M/{_num(1 / jb_.m_fraction)}, scored on the "
                 + (_e(f"{jb_.n_cells} larger cells: mean relative error {_num(100 * (jb_.mean_relative_error or 0), 3)}%, "
-                      f"std {_num(100 * (jb_.std_relative_error or 0), 3)}%.") if jb_.reason is None
+                      f"std {_num(100 * (jb_.std_relative_error or 0), 3)}%"
+                      + (f"; {jb_.coverage_words()}" if jb_.coverage_words() else "") + ".")
+                   if jb_.reason is None
                    else _e(f"larger cells: not run: {jb_.reason}."))
                 + "</p>")
         if "joint" in a.not_estimable:
