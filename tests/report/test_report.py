@@ -13,6 +13,7 @@ from scalinglab.analysis import analyze
 from scalinglab.laws import Joint
 from scalinglab.report import (
     BacktestDisplay,
+    JointBacktestDisplay,
     JointDisplay,
     LearningCurveDisplay,
     ModelSizeDisplay,
@@ -31,7 +32,7 @@ def analysis(tmp_path_factory):
     truth = [0.5, 3.0, 0.6, 0.01, 0.2]
     curves = store_study(
         tmp_path_factory.mktemp("report") / "s.db", f"study{HOSTILE}",
-        np.round(64 * 2.0 ** np.arange(10)), np.array([8, 16, 32, 64.0]),
+        np.round(64 * 2.0 ** np.arange(10)), np.array([1, 2, 4, 8, 16, 32, 64.0]),
         lambda n, s: float(law.predict(np.array([[n, 100 * s]]), truth)[0]),
         n_params=lambda s: 100 * s * (1 + 0.0 * s),
     )
@@ -52,10 +53,11 @@ def test_report_is_self_contained_and_escaped(report_file: Path):
     assert "&lt;b&gt;bold?&lt;/b&gt;" in text
     # No network: every image is inline, nothing is fetched.
     assert "http://" not in text and "https://" not in text
-    assert text.count("data:image/png;base64,") == 4
+    assert text.count("data:image/png;base64,") == 5
 
 
-@pytest.mark.parametrize("display", [LearningCurveDisplay, ModelSizeDisplay, JointDisplay, BacktestDisplay])
+@pytest.mark.parametrize("display", [LearningCurveDisplay, ModelSizeDisplay, JointDisplay, JointBacktestDisplay,
+                                     BacktestDisplay])
 def test_displays_draw_png_and_svg(analysis, display):
     import io
 
@@ -77,6 +79,7 @@ def test_displays_draw_png_and_svg(analysis, display):
         LearningCurveDisplay: np.column_stack([a.learning_curve.shard_size, a.learning_curve.error]),
         ModelSizeDisplay: np.column_stack([a.model_size.shard_size, a.model_size.n_params]),
         JointDisplay: np.column_stack([a.cells["shard_size"], a.cells["score"]]),
+        JointBacktestDisplay: np.array([[c["observed"], c["predicted"]] for c in a.joint.backtest.cells]),
         BacktestDisplay: None,
     }[display]
     if expected is None:

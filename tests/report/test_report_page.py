@@ -20,6 +20,7 @@ import pytest
 from scalinglab.analysis import StudyAnalysis
 from scalinglab.report import (
     BacktestDisplay,
+    JointBacktestDisplay,
     JointDisplay,
     LearningCurveDisplay,
     ModelSizeDisplay,
@@ -28,7 +29,7 @@ from scalinglab.report import (
 )
 from tests.report._hostile import ESCAPED, hostile_analysis, poisoned
 
-DISPLAYS = (LearningCurveDisplay, ModelSizeDisplay, JointDisplay, BacktestDisplay)
+DISPLAYS = (LearningCurveDisplay, ModelSizeDisplay, JointDisplay, JointBacktestDisplay, BacktestDisplay)
 #: The analysis each blank figure was drawn from, in drawing order.
 DRAWN: list[tuple[type, StudyAnalysis]] = []
 
@@ -82,10 +83,11 @@ def test_the_figures_are_each_displays_png(analysis):
     # Each display, of this analysis, in order.
     assert [(d, drawn is analysis) for d, drawn in DRAWN] == [(d, True) for d in DISPLAYS]
     sources = re.findall(r'<img alt="([^"]*)" src="data:image/png;base64,([^"]*)">', text)
-    assert [alt for alt, _ in sources] == ["learning curve", "model size", "joint law slices", "backtest"]
+    assert [alt for alt, _ in sources] == ["learning curve", "model size", "joint law slices", "joint backtest",
+                                          "backtest"]
     for (_, data), display in zip(sources, DISPLAYS, strict=True):
         assert base64.b64decode(data) == figure_bytes(display.from_analysis(analysis), "png")
-    assert text.count('<div class="fig"><img alt="') == 4
+    assert text.count('<div class="fig"><img alt="') == 5
 
 
 def test_numbers_that_are_not_finite_are_words():
@@ -219,7 +221,7 @@ def test_the_page_shows_every_value_of_the_analysis(analysis, tmp_path):
     assert page["h2"] == ["Checks", "Headline", "Learning curve", "Model size",
                           "Joint landscape (Rosenfeld et al. 2020)", "Backtest", "Study spec"]
     assert page["footer"] == ["Made by scalinglab. Self-contained: no network requests."]
-    assert page["alts"] == ["learning curve", "model size", "joint law slices", "backtest"]
+    assert page["alts"] == ["learning curve", "model size", "joint law slices", "joint backtest", "backtest"]
     sizes = lc.shard_size
     assert page["sub"][0] == (f"metric {a.metric}; eps0 {_g(a.eps0)}; {len(sizes)} shards from "
                               f"{_g(sizes.min())} to {_g(sizes.max())} examples; intervals at {pct}%")

@@ -376,7 +376,7 @@ def report_command(study: str, output: Path | None, storage: str | None, eps0: f
 
 
 _KINDS = {"learning": "LearningCurveDisplay", "model": "ModelSizeDisplay",
-          "joint": "JointDisplay", "backtest": "BacktestDisplay"}
+          "joint": "JointDisplay", "joint-backtest": "JointBacktestDisplay", "backtest": "BacktestDisplay"}
 
 
 @app.command("plot")

@@ -15,7 +15,13 @@ from scalinglab._errors import require_extra
 from scalinglab._format import level_percent
 from scalinglab.analysis import StudyAnalysis
 from scalinglab.fitting import FitResult
-from scalinglab.report._plots import BacktestDisplay, JointDisplay, LearningCurveDisplay, ModelSizeDisplay
+from scalinglab.report._plots import (
+    BacktestDisplay,
+    JointBacktestDisplay,
+    JointDisplay,
+    LearningCurveDisplay,
+    ModelSizeDisplay,
+)
 
 __all__ = ["figure_bytes", "render_report", "write_report"]
 
@@ -168,7 +174,8 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
     if a.joint is not None:
         j = a.joint
         sections.append("<h2>Joint landscape (Rosenfeld et al. 2020)</h2>")
-        sections.append(_img(JointDisplay.from_analysis(a), "joint law slices"))
+        sections.append("<div class='grid2'>" + _img(JointDisplay.from_analysis(a), "joint law slices")
+                        + _img(JointBacktestDisplay.from_analysis(a), "joint backtest") + "</div>")
         sections.append(_param_table(j.fit, a.level, "Joint law"))
         sections.append(
             f"<p class='sub'>Random {j.cv_folds}-fold cross-validated divergence over {j.n_cells} cells "

@@ -18,6 +18,7 @@ from scalinglab.analysis import StudyAnalysis
 
 __all__ = [
     "BacktestDisplay",
+    "JointBacktestDisplay",
     "JointDisplay",
     "LearningCurveDisplay",
     "ModelSizeDisplay",
@@ -162,6 +163,51 @@ class JointDisplay(_Display):
         fit = a.joint.fit
         _finish(self, ax, f"Joint law (divergence {100 * fit.divergence_mean:.2f}% +- {100 * fit.divergence_std:.2f}%)",
                 "training-set size n", f"{a.metric}")
+        return self
+
+
+@dataclass
+class JointBacktestDisplay(_Display):
+    """The joint law fitted on the small cells: predicted against observed on every larger cell.
+
+    Each scored cell with its prediction band; colour is the cell's data size, the marker
+    says whether it lies beyond the small cells in data only, in model size only, or both
+    (Rosenfeld et al. 2020's extrapolation in n and m).
+    """
+
+    def plot(self, ax: Any = None) -> JointBacktestDisplay:
+        a = self.analysis
+        ax = _axis(ax)
+        jb = None if a.joint is None else a.joint.backtest
+        if jb is None or jb.reason is not None or not jb.cells:
+            reason = "joint law not fitted" if jb is None else (jb.reason or "no cell scored")
+            ax.text(0.5, 0.5, "joint backtest not run:\n" + reason[:90], ha="center", va="center",
+                    wrap=True, transform=ax.transAxes, fontsize=8)
+            self.ax_, self.figure_ = ax, ax.figure
+            return self
+        cells = {k: np.array([c[k] for c in jb.cells]) for k in jb.cells[0]}
+        small_n = cells["n"] <= jb.n_fraction * cells["n"].max() * (1 + 1e-9)
+        small_m = cells["m"] <= jb.m_fraction * cells["m"].max() * (1 + 1e-9)
+        cmap = require_extra("matplotlib", "report").colormaps["viridis"]
+        log_n = np.log(cells["n"])
+        span = max(float(log_n.max() - log_n.min()), 1e-12)
+        for mask, marker, label in ((~small_n & small_m, "o", "larger n"), (small_n & ~small_m, "s", "larger m"),
+                                    (~small_n & ~small_m, "D", "larger n and m")):
+            if not mask.any():
+                continue
+            colors = cmap((log_n[mask] - log_n.min()) / span)
+            ax.errorbar(cells["observed"][mask], cells["predicted"][mask],
+                        yerr=[cells["predicted"][mask] - cells["lower"][mask], cells["upper"][mask] - cells["predicted"][mask]],
+                        fmt="none", ecolor=_SEEDS, elinewidth=0.8, capsize=2, zorder=2)
+            ax.scatter(cells["observed"][mask], cells["predicted"][mask], c=colors, marker=marker, s=22, zorder=3)
+            ax.scatter([], [], color=_SEEDS, marker=marker, s=22, label=label)  # a legend entry in neutral grey
+        lo = min(cells["observed"].min(), cells["lower"].min()) * 0.9
+        hi = max(cells["observed"].max(), cells["upper"].max()) * 1.1
+        ax.plot([lo, hi], [lo, hi], color=_POINTS, lw=1, ls="--", label="perfect prediction")
+        _finish(self, ax,
+                f"Joint backtest: {100 * (jb.mean_relative_error or 0):+.1f}% +- {100 * (jb.std_relative_error or 0):.1f}%, "
+                f"{100 * (jb.coverage or 0):.0f}% in {100 * jb.level:g}% bands",
+                "observed error", "predicted error (colour: data size)")
         return self
 
 
