@@ -37,7 +37,8 @@ points inside the band) and the seconds auto took. ``--split half`` fits ``x <= 
 instead (a shorter extrapolation, where the trajectories keep 10 of their 20 points).
 
 Usage: ``python benchmarks/extrapolation_real.py [--law auto,M2,M4,envelope,mean3]
-[--variant shipped] [--split quarter|half] [--family NAME] [--json OUT]``.
+[--variant shipped] [--split quarter|half] [--family NAME] [--json OUT]``; ``--timing`` instead
+times ``auto`` on trajectory-like curves of 100, 1,000 and 5,000 points.
 """
 
 from __future__ import annotations
@@ -260,6 +261,33 @@ def summarise(scored: dict[str, dict[str, object]], methods: tuple[str, ...]) ->
     return lines
 
 
+def timing(sizes: tuple[int, ...] = (100, 1000, 5000), repeats: int = 3) -> list[str]:
+    """Seconds of ``fit_law("auto")`` + a 90% band on a training-trajectory-like curve of n points.
+
+    The curve: evaluations every 10 steps, a power law to a floor with AR(1) noise in
+    ``ln y`` (rho 0.8, sd 0.01) and no ``eps0`` (a loss); the fit sees all n points and the
+    band is asked at 4x the last step. Median of ``repeats`` runs (wall clock).
+    """
+    lines = []
+    for n in sizes:
+        rng = np.random.default_rng(n)
+        x = np.arange(1, n + 1) * 10.0
+        noise = np.zeros(n)
+        for i in range(1, n):
+            noise[i] = 0.8 * noise[i - 1] + 0.01 * rng.standard_normal()
+        y = (2.0 + 8.0 * x**-0.4) * np.exp(noise)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = fit_law("auto", x, y)
+                fit.predict(np.array([4 * x[-1]]), level=LEVEL)
+            times.append(time.perf_counter() - start)
+        lines.append(f"n = {n}: {np.median(times):.3f} s per curve (median of {repeats})")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--law", default=",".join(METHODS), help="methods, comma-separated")
@@ -267,7 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="quarter", choices=sorted(SPLITS), help="fit x <= x_max/4 or /2")
     parser.add_argument("--family", default=None, choices=FAMILIES, help="only this family")
     parser.add_argument("--json", type=Path, default=None, help="also write the per-curve scores here")
+    parser.add_argument("--timing", action="store_true", help="only time auto on long curves")
     args = parser.parse_args(argv)
+    if args.timing:
+        print("\n".join(timing()))
+        return 0
     methods = tuple(m.strip() for m in args.law.split(",") if m.strip())
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
