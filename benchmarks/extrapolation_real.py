@@ -38,7 +38,11 @@ instead (a shorter extrapolation, where the trajectories keep 10 of their 20 poi
 
 Usage: ``python benchmarks/extrapolation_real.py [--law auto,M2,M4,envelope,mean3]
 [--variant shipped] [--split quarter|half] [--family NAME] [--json OUT]``; ``--timing`` instead
-times ``auto`` on trajectory-like curves of 100, 1,000 and 5,000 points.
+times ``auto`` on trajectory-like curves of 100, 1,000 and 5,000 points; ``--compare
+shipped,trim_3x`` instead compares variants of ``auto`` on the design sets (the benchmark's
+IC first half under its own split and the quarter protocol, synthetic prior curves under the
+quarter protocol) and the checks (the other domains, this suite), curves with >= 5 fitted
+points (a few minutes per variant on the shared 2 cores).
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scalinglab.fitting import fit_law
+from scalinglab.fitting import _ensemble_fit, fit_law
 from scalinglab.fitting._batched_lm import batch_fit
 from scalinglab.storage import open_storage
 from scalinglab.study import import_study, read_export, study_curves
@@ -197,7 +201,102 @@ def _shipped() -> Iterator[None]:
     yield
 
 
-VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {"shipped": _shipped}
+def _patched(**values: object) -> Callable[[], contextlib.AbstractContextManager[None]]:
+    """A variant: ``_ensemble_fit``'s constants set to ``values`` for the duration of a run."""
+
+    @contextlib.contextmanager
+    def run() -> Iterator[None]:
+        saved = {k: getattr(_ensemble_fit, k) for k in values}
+        for k, v in values.items():
+            setattr(_ensemble_fit, k, v)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                setattr(_ensemble_fit, k, v)
+
+    return run
+
+
+#: The variants measured in docs/extrapolation.md ("Generality"); ``shipped`` is the code.
+VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
+    "shipped": _shipped,
+    "fallback_below_6": _patched(ENSEMBLE_MIN_POINTS=6),
+    "weights_score^-1": _patched(WEIGHT_POWER=1.0),
+    "weights_score^-2": _patched(WEIGHT_POWER=2.0),
+    "trim_3x": _patched(TRIM_FACTOR=3.0),
+    "+m4_recent": _patched(AUTO_MEMBERS=(*_ensemble_fit.AUTO_MEMBERS, ("m4_recent", "m4", 2.0))),
+    "+envelope_recent": _patched(AUTO_MEMBERS=(*_ensemble_fit.AUTO_MEMBERS, ("envelope_recent", "envelope", 2.0))),
+}
+
+
+def design_sets(n_synthetic: int = 300) -> list[tuple[str, RealCurve]]:
+    """Every curve the variants are compared on, with its group (design sets first).
+
+    ``bench/*``: the 92 benchmark curves under their own split (``Training == 1`` fitted);
+    ``quarter/*``: the same curves under the hidden set's protocol (all rows, fit
+    ``x <= x_max/4``); ``synth``: curves of the prior (:func:`sample_curve` with
+    ``default_rng([2026, i])``, ``i < n_synthetic``) under the quarter protocol; ``real/*``:
+    this suite's curves. The design groups are bench/IC1, quarter/IC1 and synth; the others
+    are checks. Each entry's curve holds the fitted points followed by the scored ones; the
+    split is by ``RealCurve.key``'s suffix (the number of fitted points).
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _rnsl import ic_half, load_curves
+
+    from scalinglab.fitting._curve_prior import sample_curve
+
+    out: list[tuple[str, RealCurve]] = []
+
+    def add(group: str, key: str, x: np.ndarray, y: np.ndarray, n_fit: int, eps0: float | None) -> None:
+        out.append((group, RealCurve(group, f"{key}#{n_fit}", x, y, eps0)))
+
+    try:
+        bench = load_curves()
+    except FileNotFoundError:
+        bench = []
+    for c in bench:
+        g = c.domain if c.domain != "IC" else ("IC1" if ic_half(bench, c.task) == "first" else "IC2")
+        add(f"bench/{g}", c.key, np.concatenate([c.x_train, c.x_test]), np.concatenate([c.y_train, c.y_test]),
+            len(c.x_train), c.eps0)
+        x, y = _sorted(np.concatenate([c.x_train, c.x_test]), np.concatenate([c.y_train, c.y_test]))
+        add(f"quarter/{g}", c.key, x, y, int(np.sum(x <= x.max() / 4)), c.eps0)
+    for i in range(n_synthetic):
+        s = sample_curve(np.random.default_rng([2026, i]))
+        x, y = _sorted(np.concatenate([s.x_context, s.x_target]), np.concatenate([s.y_context, s.y_target]))
+        add("synth", str(i), x, y, int(np.sum(x <= x.max() / 4)), s.eps0)
+    for c in load_real_curves():
+        add(f"real/{c.family}", c.key, c.x, c.y, int(np.sum(c.x <= c.x.max() / 4)), c.eps0)
+    return out
+
+
+def compare_variants(names: list[str], min_fit: int = 5) -> list[str]:
+    """Per variant and group: mean RMSLE of auto, its 90% coverage, fraction beating M2."""
+    entries = [(g, c, int(c.key.rsplit("#", 1)[1])) for g, c in design_sets()]
+    entries = [(g, c, n) for g, c, n in entries if n >= min_fit and len(c.x) > n]
+    lines = []
+    m2: dict[int, float] = {}
+    for i, (_, c, n) in enumerate(entries):
+        pred = _m2(c.x[:n], c.y[:n], c.x[n:], c.eps0)
+        m2[i] = float(np.sqrt(np.mean((pred - np.log(c.y[n:])) ** 2)))
+    for name in names:
+        start = time.perf_counter()
+        res: dict[str, list[tuple[float, float, bool]]] = {}
+        for i, (g, c, n) in enumerate(entries):
+            try:
+                with warnings.catch_warnings(), VARIANTS[name]():
+                    warnings.simplefilter("ignore")
+                    pred, band = _auto(c.x[:n], c.y[:n], c.x[n:], c.eps0)
+                score = float(np.sqrt(np.mean((pred - np.log(c.y[n:])) ** 2)))
+                cov = float(np.mean((c.y[n:] >= band[0]) & (c.y[n:] <= band[1])))
+            except Exception:  # a failed fit scores inf
+                score, cov = float("inf"), float("nan")
+            res.setdefault(g, []).append((score, cov, score < m2[i]))
+        lines.append(f"{name} ({time.perf_counter() - start:.0f} s): mean RMSLE / coverage / beats M2")
+        for g in sorted(res):
+            v = np.array(res[g], dtype=float)
+            lines.append(f"  {g} ({len(v)}): {np.mean(v[:, 0]):.4f} / {np.nanmean(v[:, 1]):.3f} / {np.mean(v[:, 2]):.2f}")
+    return lines
 
 
 def _auto(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, eps0: float | None) -> tuple[np.ndarray, np.ndarray]:
@@ -296,9 +395,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--family", default=None, choices=FAMILIES, help="only this family")
     parser.add_argument("--json", type=Path, default=None, help="also write the per-curve scores here")
     parser.add_argument("--timing", action="store_true", help="only time auto on long curves")
+    parser.add_argument("--compare", default=None,
+                        help="only compare these variants (comma-separated) on the design and check sets")
     args = parser.parse_args(argv)
     if args.timing:
         print("\n".join(timing()))
+        return 0
+    if args.compare:
+        names = [v.strip() for v in args.compare.split(",") if v.strip()]
+        bad = [v for v in names if v not in VARIANTS]
+        if bad:
+            parser.error(f"unknown variant(s) {', '.join(bad)}; choose from {', '.join(VARIANTS)}")
+        print("\n".join(compare_variants(names)))
         return 0
     methods = tuple(m.strip() for m in args.law.split(",") if m.strip())
     unknown = [m for m in methods if m not in METHODS]

@@ -38,8 +38,12 @@ Levenberg-Marquardt fit of :mod:`scalinglab.fitting._batched_lm`. The law return
 :class:`~scalinglab.fitting._ensemble.Ensemble` carrying an
 :class:`~scalinglab.fitting._ensemble.EnsembleRecord` of how it was built.
 
-For losses other than ``"log"`` and for curves of fewer than 6 points, ``auto`` falls
-back to choosing one law by the same rolling-origin criterion
+A curve of 5 distinct x gets the members with a degree of freedom to spare (``k < n``: the
+three-parameter ones), scored from the prefix of ``k + 1`` points where no prefix holds
+``k + 2``. A curve of more than ``LONG_CURVE_POINTS`` points (a training trajectory) is
+fitted on ``LONG_CURVE_BINS`` bins of ``ln x`` (:func:`bin_curve`); the band's scatter is
+still that of every point. For losses other than ``"log"`` and for curves of fewer than 5
+distinct x, ``auto`` falls back to choosing one law by the same rolling-origin criterion
 (:func:`scalinglab.fitting._rolling_origin.select_law`).
 """
 
