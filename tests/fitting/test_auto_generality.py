@@ -63,6 +63,8 @@ def test_a_five_point_curve_gets_a_validated_ensemble_of_three_parameter_members
     assert abs(math.log(pred / (0.1 + 0.8 * 128.0**-0.5))) < 0.1
 
 
+# A member may not settle on a flat curve (its exponent is not identified); the fit says so.
+@pytest.mark.filterwarnings("ignore::scalinglab._errors.ConvergenceWarning")
 @pytest.mark.parametrize(
     "y",
     [
