@@ -38,6 +38,7 @@ def test_a_long_trajectory_is_fitted_on_bins_and_keeps_the_points_scatter() -> N
     fit = fit_law("auto", x, y)
     assert any("long curve" in n and str(LONG_CURVE_BINS) in n for n in fit.notes)
     assert len(fit.x) == len(x)  # the result holds every point, not the bins
+    assert fit.selection is not None and fit.selection["eps0"] == pytest.approx(2 * y.max())  # of the points
     band = fit.law.band
     resid = np.log(fit.predict(x).value) - np.log(y)
     assert band.scatter == pytest.approx(float(np.sqrt(np.mean(resid**2))), rel=1e-6)

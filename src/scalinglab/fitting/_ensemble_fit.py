@@ -203,8 +203,10 @@ def _fit_ensemble(
     x: FloatArray, y: FloatArray, eps0: float | None, w_user: FloatArray, *, user_weights: bool = False,
     full: tuple[FloatArray, FloatArray, FloatArray] | None = None,
 ) -> FitResult:
-    y_max = float(np.max(y))
-    resolved = resolve_eps0(eps0, y)
+    # The bound rule reads the points themselves (not a long curve's bins).
+    y_seen = y if full is None else full[1]
+    y_max = float(np.max(y_seen))
+    resolved = resolve_eps0(eps0, y_seen)
     assumed_bound, bound = resolved.assumed, resolved.value
     usable = w_user > 0
     n_distinct = len(np.unique(x[usable]))
@@ -215,7 +217,7 @@ def _fit_ensemble(
     # Common origins: distinct prefixes with the points the most demanding member needs
     # (k + 2: two degrees of freedom). Where the curve is too short for that, the origins
     # are built for the next requirement down and the members that need more are dropped;
-    # on a curve too short for any prefix of k + 2 points (4 or 5 points), the least
+    # on a curve too short for any prefix of k + 2 points (5 points), the least
     # demanding members are scored from prefixes of k + 1.
     k_min = min(FORMS[form].k for _, form, _ in members)
     levels = [(k + 2, 2) for k in sorted({FORMS[form].k for _, form, _ in members}, reverse=True)]
