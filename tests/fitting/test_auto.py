@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -157,3 +158,17 @@ def test_inverse_of_an_ensemble_undoes_predict() -> None:
         if np.isfinite(inv.upper[0]):
             assert band.upper[1] == pytest.approx(target[0], rel=1e-3)
         assert band.lower[0] == pytest.approx(target[0], rel=1e-3)
+
+
+def test_a_steep_member_reports_the_curve_it_fitted() -> None:
+    # A narrow range of x (0.14 in ln x) with a steep fall: the exponent runs into its cap
+    # (MAX_EXPONENT). The law each member reports must be the curve it fitted; before the
+    # cap applied inside the fit too, the prefactor was rescaled with the uncapped exponent
+    # and the ensemble predicted millions where the points are 0.7.
+    x = np.geomspace(1557.0, 2137.0, 25)
+    y = 0.677 + 0.09 * (x / 1557.0) ** -25.0
+    fit = fit_law("auto", x, y, eps0=None)
+    assert fit.selection is not None and fit.selection["method"] == "ensemble"
+    pred = fit.predict(np.array([x[-1], 4 * x[-1]])).value
+    assert abs(math.log(pred[0] / y[-1])) < 0.02
+    assert 0.5 < pred[1] < 0.75

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from scalinglab.fitting import Band, Ensemble, fit_law
+from scalinglab.fitting import Band, Ensemble, _ensemble_fit, fit_law
 from scalinglab.fitting._ensemble_fit import ORIGIN_RATIOS
-from scalinglab.fitting._rolling_origin import last_origins, ratio_origins
+from scalinglab.fitting._rolling_origin import last_origins, ratio_origins, select_law
 
 
 def _doubling_curve(n: int, noise: float = 0.01, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -84,9 +84,14 @@ def test_a_member_that_cannot_be_scored_is_dropped_and_named() -> None:
     assert '"score": NaN' not in _strict(fit)
 
 
-def test_without_a_usable_origin_the_band_is_unvalidated_and_open_beyond_the_data() -> None:
+def test_without_a_usable_origin_the_band_is_unvalidated_and_open_beyond_the_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every curve of 5 or more usable sizes now has an origin (a prefix of k + 1 points at
+    # worst), so the case is made by giving the ensemble no origin at all.
+    monkeypatch.setattr(_ensemble_fit, "ratio_origins", lambda *args, **kwargs: [])
     x, y = _doubling_curve(7)
-    weights = np.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0])  # 5 usable sizes: no origin leaves one to forecast for 5
+    weights = np.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0])
     fit = fit_law("auto", x, y, eps0=1.0, weights=weights)
     assert isinstance(fit.law, Ensemble) and fit.law.record is not None
     band = fit.law.band
@@ -116,9 +121,10 @@ def test_the_band_quantile_follows_the_number_of_forecast_errors() -> None:
 
 
 def test_the_short_curve_fallback_scores_every_law_on_the_same_origins() -> None:
+    # The fallback of curves of fewer than 5 points and of other losses, called directly.
     x = 1e3 * 2.0 ** np.arange(5)
     y = 2.0 * x**-0.2 * (1 + 0.01 * np.array([1, -1, 1, -1, 1]))
-    fit = fit_law("auto", x, y)
+    fit = select_law(x, y, None, loss="log", eps0=None)
     sel = fit.selection
     assert sel is not None and sel["method"] == "rolling_origin"
     # power (2 parameters) could use 3 prefixes, power_floor (3) only those of >= 4 points:
@@ -166,9 +172,12 @@ def test_band_rejects_a_bad_rate_or_error_count_in_words() -> None:
     assert str(info.value) == "The 'n_errors' parameter of Band must be >= 1, or None."
 
 
-def test_an_unvalidated_band_is_open_just_beyond_the_data_and_unchanged_inside() -> None:
+def test_an_unvalidated_band_is_open_just_beyond_the_data_and_unchanged_inside(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import copy
 
+    monkeypatch.setattr(_ensemble_fit, "ratio_origins", lambda *args, **kwargs: [])  # no origin
     x, y = _doubling_curve(7)
     weights = np.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0])
     fit = fit_law("auto", x, y, eps0=1.0, weights=weights)

@@ -36,6 +36,10 @@ __all__ = ["FORMS", "BatchFit", "batch_fit"]
 _TINY = 1e-300
 
 
+#: Largest power-law exponent of a form (per unit ln x): the fit and the law both stop there.
+MAX_EXPONENT = 10.0
+
+
 def _sigmoid(u: FloatArray) -> FloatArray:
     return np.exp(-np.logaddexp(0.0, -u))
 
@@ -107,13 +111,16 @@ class _PowerFloor(_Form):
     ) -> tuple[FloatArray, FloatArray]:
         t = d.t if t is None else t
         ln_a, ln_b, ln_c = (u[:, i : i + 1] for i in range(3))
-        b = np.exp(ln_b)
+        # The exponent is capped at MAX_EXPONENT here, not only in to_law, so that the law
+        # reported (whose prefactor is rescaled by x_ref^b) is the curve that was fitted.
+        b_raw = np.exp(ln_b)
+        b = np.minimum(b_raw, MAX_EXPONENT)
         with np.errstate(over="ignore"):
             p = np.exp(np.clip(ln_a - b * t, -700, 700))
         c = np.exp(ln_c)
         y = p + c
         inv = 1.0 / y
-        jac = np.stack([p * inv, -t * b * p * inv, c * inv], axis=-1)
+        jac = np.stack([p * inv, -t * b * p * inv * (b_raw < MAX_EXPONENT), c * inv], axis=-1)
         return np.log(y), jac
 
     def starts(self, d: _Data, w: FloatArray) -> FloatArray:
@@ -133,7 +140,8 @@ class _PowerFloor(_Form):
     def to_law(self, u: FloatArray, d: _Data) -> FloatArray:
         a, b, c = math.exp(u[0]), math.exp(u[1]), math.exp(u[2])
         # A (x/x_ref)^-b = (A x_ref^b) x^-b
-        return np.array([a * d.x_ref**b, min(b, 10.0), c])
+        b = min(b, MAX_EXPONENT)
+        return np.array([a * d.x_ref**b, b, c])
 
 
 class _Envelope(_Form):
@@ -146,7 +154,8 @@ class _Envelope(_Form):
         self, u: FloatArray, d: _Data, t: FloatArray | None = None, guess: FloatArray | None = None
     ) -> tuple[FloatArray, FloatArray]:
         t = d.t if t is None else t
-        alpha = np.exp(u[:, 0:1])
+        alpha_raw = np.exp(u[:, 0:1])
+        alpha = np.minimum(alpha_raw, MAX_EXPONENT)  # capped as in to_law (see _PowerFloor)
         c = np.exp(u[:, 1:2])
         eta = np.exp(u[:, 2:3])
         with np.errstate(over="ignore"):
@@ -155,7 +164,7 @@ class _Envelope(_Form):
         q = e * e + eta * eta
         dlde = eta * eta / (e * q)
         log_y = math.log(d.eps0) + np.log(e) - 0.5 * np.log(q)
-        jac = np.stack([dlde * (-t * p) * alpha, dlde * c, -(eta * eta) / q], axis=-1)
+        jac = np.stack([dlde * (-t * p) * alpha * (alpha_raw < MAX_EXPONENT), dlde * c, -(eta * eta) / q], axis=-1)
         return log_y, jac
 
     def starts(self, d: _Data, w: FloatArray) -> FloatArray:
@@ -176,10 +185,10 @@ class _Envelope(_Form):
         return Envelope(eps0=eps0)
 
     def to_law(self, u: FloatArray, d: _Data) -> FloatArray:
-        alpha, c, eta = math.exp(u[0]), math.exp(u[1]), math.exp(u[2])
+        alpha, c, eta = min(math.exp(u[0]), MAX_EXPONENT), math.exp(u[1]), math.exp(u[2])
         # e = (x/x_ref)^-alpha + C = x_ref^alpha (x^-alpha + C x_ref^-alpha): scale out x_ref^alpha.
         s = d.x_ref**alpha
-        return np.array([min(alpha, 10.0), c / s, eta / s])
+        return np.array([alpha, c / s, eta / s])
 
 
 class _M4(_Form):
@@ -199,7 +208,8 @@ class _M4(_Form):
     ) -> tuple[FloatArray, FloatArray]:
         t = d.t if t is None else t
         ln_b = u[:, 0:1]
-        c = -np.exp(u[:, 1:2])
+        c_raw = np.exp(u[:, 1:2])
+        c = -np.minimum(c_raw, MAX_EXPONENT)  # capped as in to_law (see _PowerFloor)
         a = np.minimum(np.exp(u[:, 2:3]), 20.0)
         sig_e = _sigmoid(u[:, 3:4])
         e_inf = d.y_min * sig_e
@@ -210,7 +220,7 @@ class _M4(_Form):
                 z0 = np.where((s0 > 1e-12) & (s0 < 1 - 1e-12), _logit(s0), np.nan)
         sol = m4_solve(ln_b + c * t, a, e_inf, d.eps0, z0)
         d_lnb = sol.dlny_dlin
-        d_c = sol.dlny_dlin * t * c
+        d_c = sol.dlny_dlin * t * c * (c_raw < MAX_EXPONENT)
         d_a = sol.dlny_da * a * (np.exp(u[:, 2:3]) < 20.0)
         d_e = sol.dlny_deps_inf * d.y_min * sig_e * (1 - sig_e)
         jac = np.stack(np.broadcast_arrays(d_lnb, d_c, d_a, d_e), axis=-1)
@@ -236,11 +246,11 @@ class _M4(_Form):
         return M4(eps0=eps0)
 
     def to_law(self, u: FloatArray, d: _Data) -> FloatArray:
-        b, c = math.exp(u[0]), -math.exp(u[1])
+        b, c = math.exp(u[0]), -min(math.exp(u[1]), MAX_EXPONENT)
         a = min(math.exp(u[2]), 20.0)
         e_inf = d.y_min * float(_sigmoid(np.array(u[3])))
         # B (x/x_ref)^c = (B x_ref^-c) x^c
-        return np.array([b * d.x_ref ** (-c), max(c, -10.0), a, e_inf])
+        return np.array([b * d.x_ref ** (-c), c, a, e_inf])
 
 
 FORMS: dict[str, type[_Form]] = {"power_floor": _PowerFloor, "m4": _M4, "envelope": _Envelope}

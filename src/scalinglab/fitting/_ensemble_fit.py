@@ -38,8 +38,12 @@ Levenberg-Marquardt fit of :mod:`scalinglab.fitting._batched_lm`. The law return
 :class:`~scalinglab.fitting._ensemble.Ensemble` carrying an
 :class:`~scalinglab.fitting._ensemble.EnsembleRecord` of how it was built.
 
-For losses other than ``"log"`` and for curves of fewer than 6 points, ``auto`` falls
-back to choosing one law by the same rolling-origin criterion
+A curve of 5 distinct x gets the members with a degree of freedom to spare (``k < n``: the
+three-parameter ones), scored from the prefix of ``k + 1`` points where no prefix holds
+``k + 2``. A curve of more than ``LONG_CURVE_POINTS`` points (a training trajectory) is
+fitted on ``LONG_CURVE_BINS`` bins of ``ln x`` (:func:`bin_curve`); the band's scatter is
+still that of every point. For losses other than ``"log"`` and for curves of fewer than 5
+distinct x, ``auto`` falls back to choosing one law by the same rolling-origin criterion
 (:func:`scalinglab.fitting._rolling_origin.select_law`).
 """
 
@@ -61,7 +65,7 @@ from scalinglab.fitting._result import FitResult, build_fit_result
 from scalinglab.fitting._rolling_origin import AUTO_CANDIDATES, forecast_score, ratio_origins, select_law
 from scalinglab.laws import FloatArray, get_law
 
-__all__ = ["AUTO_CANDIDATES", "AUTO_MEMBERS", "UNKNOWN_BOUND_FACTOR", "fit_auto"]
+__all__ = ["AUTO_CANDIDATES", "AUTO_MEMBERS", "UNKNOWN_BOUND_FACTOR", "bin_curve", "fit_auto"]
 
 #: Ensemble members: (label, form, recency exponent of the weights (x / x_max)^p).
 AUTO_MEMBERS: tuple[tuple[str, str, float], ...] = (
@@ -74,12 +78,21 @@ AUTO_MEMBERS: tuple[tuple[str, str, float], ...] = (
 ORIGIN_RATIOS: tuple[float, ...] = (1.25, 2.0)
 #: A member is dropped when its validation score exceeds this multiple of the best.
 TRIM_FACTOR = 5.0
+#: Curves of more points than this (training trajectories) are fitted on LONG_CURVE_BINS
+#: bins of ln x (:func:`bin_curve`); every point still counts in the band's scatter.
+LONG_CURVE_POINTS = 500
+LONG_CURVE_BINS = 200
+#: Kept members are weighted by score^-WEIGHT_POWER (0: equal weights).
+WEIGHT_POWER = 0.0
 #: Scale of the extrapolation term of the band, calibrated on the design half of IC.
 KAPPA_FACTOR = 1.0
 #: Lower bound of the extrapolation rate kappa (log error per unit ln x).
 KAPPA_MIN = 0.01
-#: Fewest points for the ensemble; below it the single-law fallback is used.
+#: Fewest points for the learned member (the network's context).
 MIN_POINTS = 6
+#: Fewest distinct x for the ensemble; below it the single-law fallback is used. A curve of
+#: 5 points gets the members with at least one degree of freedom (``k < n``).
+ENSEMBLE_MIN_POINTS = 5
 #: Whether the learned extrapolator (``fitting/_learned.py``) joins the kept members with an
 #: equal weight. Off: on the benchmark it helps IC (0.0305 to 0.0296) but makes NMT, LM and
 #: BB worse (``docs/extrapolation.md``, "The learned extrapolator").
@@ -136,34 +149,86 @@ def fit_auto(
     if w_user.shape != y_arr.shape or np.any(~np.isfinite(w_user)) or np.any(w_user < 0):
         raise InputError("The 'weights' parameter of fit_law must be finite, >= 0 and one per point.")
     w_user = w_user[order]
-    if loss != "log" or len(x_arr) < MIN_POINTS or len(np.unique(x_arr)) < MIN_POINTS:
+    if loss != "log" or len(np.unique(x_arr[w_user > 0])) < ENSEMBLE_MIN_POINTS:
         return select_law(
             x_arr, y_arr, w_user if weights is not None else None, loss=loss, eps0=eps0,
             candidates=candidates, n_origins=n_origins,
         )
+    if len(x_arr) > LONG_CURVE_POINTS:
+        xb, yb, wb = bin_curve(x_arr, y_arr, w_user, LONG_CURVE_BINS)
+        return _fit_ensemble(xb, yb, eps0, wb, user_weights=weights is not None, full=(x_arr, y_arr, w_user))
     return _fit_ensemble(x_arr, y_arr, eps0, w_user, user_weights=weights is not None)
 
 
+def bin_curve(x: FloatArray, y: FloatArray, w: FloatArray, n_bins: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A long curve summarised for the fit: weighted means in equal bins of ``ln x``.
+
+    Parameters
+    ----------
+    x, y, w : arrays
+        The curve sorted by x, and per-point weights (>= 0).
+    n_bins : int
+        Number of equal bins of ``ln x`` over the curve's range, the largest x apart.
+
+    Returns
+    -------
+    tuple of arrays
+        Per non-empty bin: ``exp`` of the weighted mean of ``ln x`` and of ``ln y``, and the
+        sum of the weights (so that a least-squares fit in ``ln y`` to the bins weighs each
+        stretch of the curve as a fit to all its points would). The point at the largest
+        x is kept as it is (its own bin), so that the fit ends where the data end.
+    """
+    lx, ly = np.log(x), np.log(y)
+    last = lx >= lx[-1]
+    edges = np.linspace(lx[0], lx[-1], n_bins + 1)
+    idx = np.clip(np.searchsorted(edges, lx, side="right") - 1, 0, n_bins - 1)
+    idx = np.where(last, n_bins, idx)
+    total = np.bincount(idx, weights=w, minlength=n_bins + 1)
+    count = np.bincount(idx, minlength=n_bins + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wx = np.bincount(idx, weights=w * lx, minlength=n_bins + 1) / total
+        wy = np.bincount(idx, weights=w * ly, minlength=n_bins + 1) / total
+        # A bin whose points all have zero weight keeps their plain means (weight 0).
+        px = np.bincount(idx, weights=lx, minlength=n_bins + 1) / np.maximum(count, 1)
+        py = np.bincount(idx, weights=ly, minlength=n_bins + 1) / np.maximum(count, 1)
+    keep = count > 0
+    bx = np.where(total > 0, wx, px)[keep]
+    by = np.where(total > 0, wy, py)[keep]
+    out_x = np.exp(bx)
+    out_x[-1] = x[-1]  # the last bin holds the points at the largest x only: exact
+    return out_x, np.exp(by), np.asarray(total[keep], dtype=float)
+
+
 def _fit_ensemble(
-    x: FloatArray, y: FloatArray, eps0: float | None, w_user: FloatArray, *, user_weights: bool = False
+    x: FloatArray, y: FloatArray, eps0: float | None, w_user: FloatArray, *, user_weights: bool = False,
+    full: tuple[FloatArray, FloatArray, FloatArray] | None = None,
 ) -> FitResult:
-    y_max = float(np.max(y))
-    resolved = resolve_eps0(eps0, y)
+    # The bound rule reads the points themselves (not a long curve's bins).
+    y_seen = y if full is None else full[1]
+    y_max = float(np.max(y_seen))
+    resolved = resolve_eps0(eps0, y_seen)
     assumed_bound, bound = resolved.assumed, resolved.value
-    members = [m for m in AUTO_MEMBERS if m[1] == "power_floor" or bound > y_max]
+    usable = w_user > 0
+    n_distinct = len(np.unique(x[usable]))
+    # Every member needs one degree of freedom on the whole curve (k < n).
+    members = [m for m in AUTO_MEMBERS if (m[1] == "power_floor" or bound > y_max) and FORMS[m[1]].k < n_distinct]
     x_max = float(np.max(x))
     rel = x / x_max
-    usable = w_user > 0
     # Common origins: distinct prefixes with the points the most demanding member needs
     # (k + 2: two degrees of freedom). Where the curve is too short for that, the origins
-    # are built for the next requirement down and the members that need more are dropped.
-    needs = sorted({FORMS[form].k + 2 for _, form, _ in members}, reverse=True)
+    # are built for the next requirement down and the members that need more are dropped;
+    # on a curve too short for any prefix of k + 2 points (5 points), the least
+    # demanding members are scored from prefixes of k + 1.
+    k_min = min(FORMS[form].k for _, form, _ in members)
+    levels = [(k + 2, 2) for k in sorted({FORMS[form].k for _, form, _ in members}, reverse=True)]
+    levels.append((k_min + 1, 1))
     cuts: list[float] = []
-    for need in needs:
-        cuts = ratio_origins(x, ORIGIN_RATIOS, need, usable)
+    need, slack = 0, 2
+    for level_need, level_slack in levels:
+        cuts = ratio_origins(x, ORIGIN_RATIOS, level_need, usable)
         if cuts:
+            need, slack = level_need, level_slack
             break
-    need = need if cuts else 0
     masks = [x <= c for c in cuts]
 
     # Rows of one batched fit per form: for each member of that form, the full curve and
@@ -171,7 +236,7 @@ def _fit_ensemble(
     plan: dict[str, list[tuple[str, bool, list[FloatArray]]]] = {}
     for label, form, recency in members:
         base = w_user * rel**recency
-        fits_origins = bool(cuts) and FORMS[form].k + 2 <= need
+        fits_origins = bool(cuts) and FORMS[form].k + slack <= need
         rows = [base] + [base * m if fits_origins else base for m in masks]
         plan.setdefault(form, []).append((label, fits_origins, rows))
     fits: dict[str, Any] = {}
@@ -190,7 +255,7 @@ def _fit_ensemble(
             elif not fits_origins:
                 scores[label] = math.nan
                 why[label] = (
-                    f"not scored: it needs {FORMS[form].k + 2} points before an origin"
+                    f"not scored: it needs {FORMS[form].k + slack} points before an origin"
                     + (f", the origins have {need}" if cuts else ", no origin has them")
                 )
             else:
@@ -227,7 +292,9 @@ def _fit_ensemble(
             why[LEARNED_FORM] = f"rolling-origin RMSLE > {LEARNED_TRIM:g}x the best fitted member's"
         else:
             kept.append(LEARNED_FORM)
-    weights = np.full(len(kept), 1.0 / len(kept))
+    raw = [scores[lb] ** -WEIGHT_POWER if WEIGHT_POWER and math.isfinite(scores.get(lb, math.nan)) and scores[lb] > 0
+           else 1.0 for lb in kept]
+    weights = np.asarray(raw) / float(np.sum(raw))
 
     # The ensemble's own rolling-origin forecasts set the extrapolation rate of the band;
     # every kept member has a finite forecast from every origin (or nothing was scored).
@@ -235,19 +302,26 @@ def _fit_ensemble(
     n_errors = 0
     for i, m in enumerate(masks if validated else []):
         ahead = ~m & usable
-        log_ens = np.mean([fits[lb][2][i + 1][ahead] for lb in kept], axis=0)
+        log_ens = np.average([fits[lb][2][i + 1][ahead] for lb in kept], axis=0, weights=weights)
         num += float(np.sum((log_ens - np.log(y[ahead])) ** 2))
         den += float(np.sum(np.log(x[ahead] / np.max(x[m])) ** 2))
         n_errors += int(np.sum(ahead))
     kappa = max(KAPPA_FACTOR * math.sqrt(num / den), KAPPA_MIN) if den > 0 else None
-    log_full = np.mean([fits[lb][2][0] for lb in kept], axis=0)
-    resid = log_full - np.log(y)
-    scatter = float(np.sqrt(np.sum(w_user * resid**2) / max(np.sum(w_user), 1e-300)))
+    # The scatter of the band is that of single points: on a binned long curve, of every
+    # point around the ensemble (the bins' means scatter less).
+    x_pts, y_pts, w_pts = (x, y, w_user) if full is None else full
+    if full is None:
+        log_full = np.average([fits[lb][2][0] for lb in kept], axis=0, weights=weights)
+    else:
+        log_full = np.average([fits[lb][0].log_predict(x_pts)[0] for lb in kept], axis=0, weights=weights)
+    resid = log_full - np.log(y_pts)
+    scatter = float(np.sqrt(np.sum(w_pts * resid**2) / max(np.sum(w_pts), 1e-300)))
 
     dropped = [lb for lb in [*(m[0] for m in members), LEARNED_FORM] if lb in why]
     origins_text = ", ".join(f"x <= {c:.4g}" for c in cuts)
     reason = (
-        f"geometric mean with equal weights of {', '.join(kept)}"
+        (f"geometric mean with equal weights of {', '.join(kept)}" if not WEIGHT_POWER else
+         f"geometric mean of {', '.join(kept)} weighted by their rolling-origin RMSLE^-{WEIGHT_POWER:g}")
         + "".join(f"; dropped {lb} ({why[lb]})" for lb in dropped)
         + (
             f"; rolling-origin forecasts from {origins_text} (near x_max/r, r in {list(ORIGIN_RATIOS)}, "
@@ -278,7 +352,7 @@ def _fit_ensemble(
         ),
         eps0=bound,
         eps0_assumed=assumed_bound,
-        user_weights=w_user.copy() if user_weights else None,
+        user_weights=w_pts.copy() if user_weights else None,
         reason=reason,
         origins=tuple(cuts),
     )
@@ -307,6 +381,11 @@ def _fit_ensemble(
             "not validated: no rolling origin could score a member of the ensemble, so the band "
             "has no estimate of the extrapolation error and is unbounded beyond the largest x"
         )
+    if full is not None:
+        notes.append(
+            f"long curve: the members were fitted to {len(x)} bins of ln x (weighted means of ln y) "
+            f"summarising its {len(x_pts)} points; the band's scatter is that of the points"
+        )
     if assumed_bound:
         notes.append(
             f"no eps0 given: the saturating members assume the loss starts at most at "
@@ -316,8 +395,8 @@ def _fit_ensemble(
     return build_fit_result(
         law=law,
         loss="log",
-        x=x,
-        y=y,
+        x=x_pts,
+        y=y_pts,
         values=values_arr,
         theta=theta,
         # No parameter covariance: the band is the law's own (the first note says so).
@@ -326,9 +405,9 @@ def _fit_ensemble(
         converged=converged,
         message="ensemble of converged member fits" if converged else "not converged: a member fit did not settle",
         notes=tuple(notes),
-        dof=len(y) - max(FORMS[f].k for _, f, _ in members),
+        dof=len(y_pts) - max(FORMS[f].k for _, f, _ in members),
         residual_scale=scatter,
-        cost=float(0.5 * np.sum(w_user * resid**2)),
+        cost=float(0.5 * np.sum(w_pts * resid**2)),
         n_starts=1,
         selection=record.selection(law.band),
     )
