@@ -347,7 +347,7 @@ def _study_section(name: str, entry: dict[str, Any]) -> list[str]:
     a = entry.get("analysis")
     if a is None:
         out += [f"`scalinglab analyze` gives no learning-curve analysis of this study: "
-                f"{entry.get('analysis_error')}.", ""]
+                f"{str(entry.get('analysis_error')).rstrip('.')}.", ""]
         return out
     out += ["Checks (`scalinglab analyze`, first):", "", "| check | status | reason |", "|---|---|---|"]
     out += [f"| {c['name']} | {c['status'].upper()} | {c['reason']} |" for c in a["checks"]]
