@@ -1,11 +1,14 @@
 # Two commands for a fresh clone:  `make demo` runs the main job, `make test` the checks.
 # Each creates .venv (Python >= 3.11) on first use; torch is pinned by constraints.txt.
+# Issue 17's reproduction studies (docs/reproduction.md): `make reproduce-docs` regenerates the
+# page, its figures and numbers from the committed exports (a minute); `make reproduce` reruns
+# the studies from their specs (hours on 2 cores; it resumes), exports them, then the page.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint install services clean mutation
+.PHONY: demo test lint install services clean mutation reproduce reproduce-docs
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +46,22 @@ test: lint services
 MODULES ?=
 mutation: $(STAMP)
 	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python benchmarks/mutation.py $(MODULES)
+
+# The reproduction studies of issue 17, in the order of docs/reproduction.md (spec stems).
+REPRO_STUDIES ?= mnist1d-mlp-adam mnist1d-mlp-sgd teacher-student charlm mnist1d-mlp-prune
+REPRO_DB      ?= reproduction.db
+REPRO_WORKERS ?= 2
+reproduce: $(STAMP)
+	@for s in $(REPRO_STUDIES); do \
+	  spec=docs/reproduction/$$s.toml; \
+	  name=$$($(BIN)/python -c "import sys, tomllib; print(tomllib.load(open(sys.argv[1], 'rb'))['name'])" $$spec) || exit 1; \
+	  OMP_NUM_THREADS=1 $(BIN)/scalinglab run $$spec --storage $(REPRO_DB) --workers $(REPRO_WORKERS) || exit 1; \
+	  $(BIN)/scalinglab export $$name --storage $(REPRO_DB) -o docs/reproduction/$$s.json || exit 1; \
+	done
+	$(MAKE) reproduce-docs
+
+reproduce-docs: $(STAMP)
+	$(BIN)/python docs/reproduction/make_page.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
