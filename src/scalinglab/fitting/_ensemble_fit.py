@@ -81,8 +81,9 @@ KAPPA_MIN = 0.01
 #: Fewest points for the ensemble; below it the single-law fallback is used.
 MIN_POINTS = 6
 #: Whether the learned extrapolator (``fitting/_learned.py``) joins the kept members with an
-#: equal weight. Off: on the benchmark it helps IC (0.0305 to 0.0296) but makes NMT, LM and
-#: BB worse (``docs/extrapolation.md``, "The learned extrapolator").
+#: equal weight. Off: on the benchmark the second network helps IC (0.0305 to 0.0295) but makes
+#: NMT, LM and BB worse, and no gating by its rolling-origin score helps the design half of IC
+#: without that (``docs/extrapolation.md``, "The learned extrapolator").
 LEARNED_MEMBER = False
 #: The learned member is dropped when its rolling-origin score exceeds this multiple of the
 #: best fitted member's (None: always kept).
