@@ -1,15 +1,22 @@
 """Train the learned extrapolator (a small prior-data fitted network) on synthetic curves.
 
-One command, seeded and resumable::
+Seeded and resumable::
 
     python benchmarks/train_extrapolator.py            # trains, then writes the package's weights
+
+The shipped weights were made by a run whose schedule was shortened once, after its step-1000
+checkpoint, to fit the time available on the shared machine; to reproduce them exactly::
+
+    python benchmarks/train_extrapolator.py --steps 8000 --stop-after 1000
+    python benchmarks/train_extrapolator.py --steps 6000   # resumes at step 1000
 
 Curves come from :mod:`scalinglab.fitting._curve_prior` (batch ``i`` is drawn from
 ``numpy.random.default_rng([seed, i])``, so a resumed run sees the same data); the network
 is a pre-LN transformer whose context tokens attend to each other and whose query tokens
 attend to the context only (Müller et al. 2022; Adriaensen et al. 2023), trained by the
-Gaussian negative log-likelihood of the normalised ``ln y`` of the held-back part of each
-curve (up to 12 points beyond the context and 4 interior points removed from it). Torch runs with one thread (the machine is shared); a checkpoint is written every
+Gaussian negative log-likelihood of the normalised ``ln y`` (encoding 2 of
+:mod:`scalinglab.fitting._learned` by default: the trend of the context's last half is an
+input) of the held-back part of each curve (up to 12 points beyond the context and 4 interior points removed from it). Torch runs with one thread (the machine is shared); a checkpoint is written every
 ``--ckpt-every`` steps to ``--work`` and a run restarts from it. At the end the weights are
 exported, float32, to ``src/scalinglab/data/extrapolator.npz``, which
 :mod:`scalinglab.fitting._learned` reads with numpy alone.
@@ -32,7 +39,14 @@ import torch
 from torch import nn
 
 from scalinglab.fitting._curve_prior import sample_curve
-from scalinglab.fitting._learned import MAX_CONTEXT, N_GLOBAL, N_TOKEN, encode
+from scalinglab.fitting._learned import (
+    ENCODERS,
+    MAX_CONTEXT,
+    N_GLOBAL,
+    N_GLOBAL_V1,
+    N_TOKEN,
+    N_TOKEN_V1,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "src" / "scalinglab" / "data" / "extrapolator.npz"
@@ -40,6 +54,8 @@ MAX_TARGET = 12
 #: Interior context points held out as extra targets, so the network also learns the curve inside its range.
 N_INSIDE = 4
 V_CLIP = 60.0
+#: Token width of each input encoding of ``scalinglab.fitting._learned`` (``--encoding``).
+N_INPUT = {1: N_TOKEN_V1 + N_GLOBAL_V1, 2: N_TOKEN + N_GLOBAL}
 
 
 class Block(nn.Module):
@@ -58,24 +74,31 @@ class Block(nn.Module):
 
 
 class PFN(nn.Module):
-    def __init__(self, d: int, n_layers: int, n_heads: int) -> None:
+    def __init__(self, d: int, n_layers: int, n_heads: int, encoding: int = 2, gate: bool = False) -> None:
         super().__init__()
-        n_in = N_TOKEN + N_GLOBAL
+        n_in = N_INPUT[encoding]
         self.embed = nn.Sequential(nn.Linear(n_in, d), nn.GELU(), nn.Linear(d, d))
         self.layers = nn.ModuleList([Block(d, n_heads) for _ in range(n_layers)])
         self.head_ln = nn.LayerNorm(d)
-        self.head = nn.Linear(d, 2)
+        # Encoding 2 adds a third output: the gate on the trend (see scalinglab.fitting._learned).
+        self.head = nn.Linear(d, 3 if encoding == 2 and gate else 2)
 
-    def forward(self, ctx: torch.Tensor, qry: torch.Tensor, pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, ctx: torch.Tensor, qry: torch.Tensor, pad: torch.Tensor, base: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of ``v`` per query (``base``: the trend at the queries)."""
         n_ctx = ctx.shape[1]
         h = self.embed(torch.cat([ctx, qry], 1))
         for layer in self.layers:
             h = layer(h, n_ctx, pad)
         out = self.head(self.head_ln(h[:, n_ctx:]))
-        return out[..., 0], nn.functional.softplus(out[..., 1]) + 1e-3
+        mean = out[..., 0]
+        if out.shape[-1] == 3 and base is not None:
+            mean = mean + torch.sigmoid(out[..., 2]) * base
+        return mean, nn.functional.softplus(out[..., 1]) + 1e-3
 
 
-def make_batch(rng: np.random.Generator, size: int) -> dict[str, torch.Tensor]:
+def make_batch(rng: np.random.Generator, size: int, encoding: int = 2) -> dict[str, torch.Tensor]:
     """``size`` prior curves, encoded and padded: context, queries, targets and masks."""
     encs, targets = [], []
     for _ in range(size):
@@ -88,18 +111,19 @@ def make_batch(rng: np.random.Generator, size: int) -> dict[str, torch.Tensor]:
             keep[out] = False
             xt, yt = np.concatenate([xc[out], xt]), np.concatenate([yc[out], yt])
             xc, yc = xc[keep], yc[keep]
-        e = encode(xc, yc, xt, c.eps0)
+        e = ENCODERS[encoding](xc, yc, xt, c.eps0)
         encs.append(e)
         targets.append(np.clip((np.log(yt) - e.center) / e.scale, -V_CLIP, V_CLIP))
     n_c = max(len(e.context) for e in encs)
     n_q = max(len(e.query) for e in encs)
-    f = N_TOKEN + N_GLOBAL
+    f = N_INPUT[encoding]
     ctx = np.zeros((size, n_c, f), np.float32)
     qry = np.zeros((size, n_q, f), np.float32)
     tgt = np.zeros((size, n_q), np.float32)
     pad = np.ones((size, n_c), bool)
     qmask = np.zeros((size, n_q), np.float32)
     scale = np.zeros(size, np.float32)
+    base = np.zeros((size, n_q), np.float32)
     for i, (e, t) in enumerate(zip(encs, targets, strict=True)):
         ctx[i, : len(e.context)] = e.context
         pad[i, : len(e.context)] = False
@@ -107,13 +131,14 @@ def make_batch(rng: np.random.Generator, size: int) -> dict[str, torch.Tensor]:
         tgt[i, : len(t)] = t
         qmask[i, : len(t)] = 1.0
         scale[i] = e.scale
+        base[i, : len(t)] = e.base
     return {k: torch.from_numpy(v) for k, v in
-            dict(ctx=ctx, qry=qry, tgt=tgt, pad=pad, qmask=qmask, scale=scale).items()}
+            dict(ctx=ctx, qry=qry, tgt=tgt, pad=pad, qmask=qmask, scale=scale, base=base).items()}
 
 
 def losses(model: PFN, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean Gaussian NLL per query (normalised units) and per-curve RMSLE (ln y units)."""
-    mean, sd = model(b["ctx"], b["qry"], b["pad"])
+    mean, sd = model(b["ctx"], b["qry"], b["pad"], b["base"])
     z = (b["tgt"] - mean) / sd
     nll = (torch.log(sd) + 0.5 * z**2) * b["qmask"]
     per_curve = nll.sum(1) / b["qmask"].sum(1)
@@ -126,6 +151,7 @@ def export(model: PFN, args: argparse.Namespace, path: Path, meta: dict[str, obj
     arrays = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     arrays["n_layers"] = np.array(args.layers)
     arrays["n_heads"] = np.array(args.heads)
+    arrays["encoding"] = np.array(args.encoding)
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
@@ -134,24 +160,32 @@ def export(model: PFN, args: argparse.Namespace, path: Path, meta: dict[str, obj
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--steps", type=int, default=8000)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--d-model", type=int, default=64)
-    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--d-model", type=int, default=96)
+    p.add_argument("--layers", type=int, default=3)
     p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--encoding", type=int, default=2, choices=sorted(ENCODERS),
+                   help="input encoding (1: the first network's, 2: with the trend of the last half)")
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--ckpt-every", type=int, default=100)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--work", type=Path, default=ROOT / "benchmarks" / ".train_extrapolator")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--time-steps", type=int, default=0, help="only time this many steps and exit")
+    p.add_argument("--trend-gate", action="store_true",
+                   help="encoding 2 with a gated trend added to the output (default: the trend is an input only)")
+    p.add_argument("--snapshot-at", type=int, nargs="*", default=[200],
+                   help="also keep the checkpoint of these steps as <work>/ckpt_<step>.pt (to check a rerun)")
+    p.add_argument("--stop-after", type=int, default=0,
+                   help="stop after this step's checkpoint without exporting (a partial run, resumable)")
     p.add_argument("--export-only", action="store_true", help="export the last checkpoint to --out and exit")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model = PFN(args.d_model, args.layers, args.heads)
+    model = PFN(args.d_model, args.layers, args.heads, args.encoding, args.trend_gate)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
 
     def lr_at(step: int) -> float:
@@ -165,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         tg = 0.0
         for i in range(args.time_steps):
             s = time.perf_counter()
-            b = make_batch(np.random.default_rng([args.seed, i]), args.batch)
+            b = make_batch(np.random.default_rng([args.seed, i]), args.batch, args.encoding)
             tg += time.perf_counter() - s
             loss, _ = losses(model, b)
             opt.zero_grad()
@@ -192,13 +226,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     else:
         log.write_text("step,wall_s,lr,train_nll,val_nll,val_rmsle\n")
-    val = make_batch(np.random.default_rng([args.seed, 10**9]), 256)
+    val = make_batch(np.random.default_rng([args.seed, 10**9]), 256, args.encoding)
     run_sum, run_n, t_last = 0.0, 0, time.perf_counter()
     while step < args.steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         model.train()
-        b = make_batch(np.random.default_rng([args.seed, step]), args.batch)
+        b = make_batch(np.random.default_rng([args.seed, step]), args.batch, args.encoding)
         loss, _ = losses(model, b)
         opt.zero_grad()
         loss.backward()
@@ -217,10 +251,16 @@ def main(argv: list[str] | None = None) -> int:
                          f"{float(v_nll):.4f},{float(v_rmsle.mean()):.5f}\n")
             run_sum, run_n = 0.0, 0
         if step % args.ckpt_every == 0 or step == args.steps:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "wall": wall}, ckpt)
+            state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "wall": wall}
+            torch.save(state, ckpt)
+            if step in args.snapshot_at:
+                torch.save(state, args.work / f"ckpt_{step}.pt")
+            if args.stop_after and step >= args.stop_after:
+                print(f"stopped after step {step}; rerun to resume")
+                return 0
             t_last = time.perf_counter()
     meta = {"seed": args.seed, "steps": args.steps, "batch": args.batch, "d_model": args.d_model,
-            "layers": args.layers, "heads": args.heads, "lr": args.lr, "train_wall_s": round(wall, 1),
+            "layers": args.layers, "heads": args.heads, "encoding": args.encoding, "lr": args.lr, "train_wall_s": round(wall, 1),
             "max_context": MAX_CONTEXT}
     export(model, args, args.out, meta)
     print(f"wrote {args.out} after {step} steps, {wall:.0f} s")

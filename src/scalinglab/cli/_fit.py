@@ -187,7 +187,7 @@ def _print_table(fits: FrameFit, level: float, err: bool = False) -> None:
 @click.option("--x", "x_cols", multiple=True, required=True, help="Input column; twice for 2-input laws (in the law's input order).")
 @click.option("--y", "y_col", required=True, help="Error or loss column.")
 @click.option("--group", "group_cols", multiple=True, help="Column that separates curves; repeatable.")
-@click.option("--law", default="auto", show_default=True, help="Law name (see `scalinglab laws`) or auto.")
+@click.option("--law", default="auto", show_default=True, help="Law name (see `scalinglab laws`), auto, or learned (the learned extrapolator).")
 @click.option("--eps0", type=float, default=None, help="Random-guess error, for m4, envelope and joint.")
 @click.option("--eps0-col", default=None, help="Column holding eps0 (constant within a group).")
 @click.option("--n-breaks", type=int, default=1, show_default=True, help="Breaks of a bnsl law.")
@@ -232,7 +232,7 @@ def fit_command(
     from scalinglab.fitting import fit_frame, prediction_table
     from scalinglab.laws import get_law
 
-    if law != "auto":
+    if law not in ("auto", "learned"):
         law_obj = get_law(law)  # unknown names fail here, listing the valid ones
         if law_obj.n_inputs != len(x_cols):  # fit_frame checks it too, in its parameters' words
             raise InputError(

@@ -10,6 +10,9 @@ learning curves take (see ``docs/extrapolation.md``, "The learned extrapolator")
 * a **bound** ``eps0`` (the loss of random guessing): with probability 1/2 the curve is
   bent under it by a soft minimum, ``y <- y eps0 / (y^p + eps0^p)^(1/p)``, which gives
   the plateau-then-power-law shapes of M3/M4 and Rosenfeld's envelope;
+* **levelling off after the split**: with probability ``LEVEL_P`` the floor is set to
+  50-97% of the curve's value where the context ends, so that the points to be predicted
+  flatten above the context's trend (as the BB curves of the benchmark do);
 * **double descent**: with probability 0.12 a bump ``h exp(-(t - mu)^2 / 2w^2)`` in ``ln y``;
 * **noise** in ``ln y``: heteroscedastic (its scale drifts along the curve) and, with
   probability 1/2, correlated along the curve (AR(1), as in training trajectories);
@@ -31,6 +34,9 @@ from scipy.signal import lfilter
 from scalinglab.laws import FloatArray
 
 __all__ = ["SyntheticCurve", "reduce_context", "sample_curve"]
+
+#: Probability that a curve levels off just after the context ends (its floor set there).
+LEVEL_P = 0.15
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +84,10 @@ def _grid(rng: np.random.Generator, n: int, t0: float, t1: float) -> FloatArray:
     return np.unique(np.round(t, 9))
 
 
-def _shape(rng: np.random.Generator, t: FloatArray, t0: float, t1: float) -> tuple[FloatArray, float, str]:
-    """Noise-free ``ln y`` on ``t`` and the curve's bound ``eps0``."""
+def _shape(
+    rng: np.random.Generator, t: FloatArray, t0: float, t1: float, t_split: float
+) -> tuple[FloatArray, float, str]:
+    """Noise-free ``ln y`` on ``t`` and the curve's bound ``eps0`` (``t_split``: where the context ends)."""
     span = t1 - t0
     c0 = float(rng.choice([0.0, 1.0], p=[0.25, 0.75]) * math.exp(rng.uniform(math.log(0.02), math.log(1.2))))
     n_breaks = int(rng.choice([0, 1, 2], p=[0.35, 0.4, 0.25]))
@@ -104,6 +112,15 @@ def _shape(rng: np.random.Generator, t: FloatArray, t0: float, t1: float) -> tup
     a_amp = y0 / (1.0 + floor_frac * r_end / max(1.0 - floor_frac, 1e-3))
     e_inf = y0 - a_amp if floor_frac > 0 else 0.0
     e_inf = max(e_inf, 0.0)
+    if rng.random() < LEVEL_P:
+        # Levels off soon after the split: the floor is most of the curve's value there,
+        # so the points to be predicted sit above the trend of the context's last points.
+        r_split = float(np.interp(t_split, t, r))
+        q = rng.uniform(0.5, 0.97)
+        e_inf = q * r_split / (1.0 - q)
+        a_amp = y0 / (e_inf + 1.0)
+        e_inf *= a_amp
+        kind += "+level"
     y = e_inf + a_amp * r
     eps0 = float(np.max(y)) * math.exp(rng.uniform(0.0, 0.7))
     if rng.random() < 0.6:  # bent under the bound: plateau at the random-guess level
@@ -163,7 +180,7 @@ def sample_curve(rng: np.random.Generator, *, max_target: int | None = None) -> 
         ctx = t <= t0 + ctx_span
         if ctx.sum() >= 4 and (~ctx).sum() >= 1:
             break
-    log_y, eps0, kind = _shape(rng, t, t0, t1)
+    log_y, eps0, kind = _shape(rng, t, t0, t1, t0 + ctx_span)
     log_y = log_y + _noise(rng, t, t0, t1)
     x, y = np.exp(t), np.exp(log_y)
     idx = np.flatnonzero(~ctx)

@@ -94,8 +94,9 @@ MIN_POINTS = 6
 #: 5 points gets the members with at least one degree of freedom (``k < n``).
 ENSEMBLE_MIN_POINTS = 5
 #: Whether the learned extrapolator (``fitting/_learned.py``) joins the kept members with an
-#: equal weight. Off: on the benchmark it helps IC (0.0305 to 0.0296) but makes NMT, LM and
-#: BB worse (``docs/extrapolation.md``, "The learned extrapolator").
+#: equal weight. Off: on the benchmark the second network helps IC (0.0305 to 0.0295) but makes
+#: NMT, LM and BB worse, and no gating by its rolling-origin score helps the design half of IC
+#: without that (``docs/extrapolation.md``, "The learned extrapolator").
 LEARNED_MEMBER = False
 #: The learned member is dropped when its rolling-origin score exceeds this multiple of the
 #: best fitted member's (None: always kept).

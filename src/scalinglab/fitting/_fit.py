@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike
 
 from scalinglab._errors import ConvergenceWarning
 from scalinglab.fitting._ensemble_fit import fit_auto
+from scalinglab.fitting._learned import fit_learned
 from scalinglab.fitting._result import FitResult
 from scalinglab.fitting._single import fit_single
 from scalinglab.laws import Law
@@ -38,7 +39,9 @@ def fit_law(
     law : str or Law
         A law name (``scalinglab laws`` lists them), a law object, or ``"auto"`` for the
         default extrapolating fit of a 1-D curve (:func:`scalinglab.fitting.fit_auto`; it
-        uses ``loss``, ``eps0`` and ``weights`` only).
+        uses ``loss``, ``eps0`` and ``weights`` only), or ``"learned"`` for the learned
+        extrapolator's prediction (:func:`scalinglab.fitting._learned.fit_learned`; it uses
+        ``eps0`` only).
     x : array-like
         Inputs, shape ``(n,)``, or ``(n, k)`` for a k-input law (e.g. ``(N, D)``).
     y : array-like
@@ -80,6 +83,8 @@ def fit_law(
     """
     if isinstance(law, str) and law == "auto":
         fit = fit_auto(x, y, loss=loss, eps0=eps0, weights=weights)
+    elif isinstance(law, str) and law == "learned":
+        fit = fit_learned(x, y, eps0=eps0)
     else:
         fit = fit_single(
             law, x, y, loss=loss, eps0=eps0, n_breaks=n_breaks, fixed=fixed, weights=weights,

@@ -203,7 +203,7 @@ def fit_frame(
     if len(frame) == 0:
         raise InputError(f"{source} has no rows; give a file with a header and data rows.")
     check_columns(frame, [*x_cols, y, *group_cols, *([eps0_column] if eps0_column else [])], source)
-    if law != "auto":
+    if law not in ("auto", "learned"):
         law_obj = get_law(law)
         if law_obj.n_inputs != len(x_cols):
             raise InputError(
@@ -213,7 +213,7 @@ def fit_frame(
             )
     elif len(x_cols) != 1:
         raise InputError(
-            "law='auto' chooses among 1-input laws; give one x column or name a 2-input law "
+            f"law={law!r} reads a 1-input learning curve; give one x column or name a 2-input law "
             "(joint, chinchilla, kaplan)."
         )
     xs = np.column_stack([numeric_column(frame, c, source) for c in x_cols])

@@ -6,11 +6,14 @@ inference"; Adriaensen et al. 2023, LC-PFN) reads a curve's points and, for each
 ``x``, returns a Gaussian predictive distribution of ``ln y``: its mean and standard
 deviation. Context points attend to each other, queries attend to the context only.
 
-Per-curve normalisation (:func:`encode`): ``u = (ln x - ln x_min) / span`` over the
-context, ``v = (ln y - m) / s`` with ``m`` the mean ``ln y`` of the last points of the
-context and ``s`` its standard deviation (at least ``SCALE_MIN``); the bound ``eps0``
-(when known), the span, the scale and the number of points enter as curve-level features.
-Contexts longer than ``MAX_CONTEXT`` points are binned in ``ln x`` first.
+Per-curve normalisation (:func:`encode`, encoding 2): ``u = (ln x - ln x_min) / span``
+over the context, ``v = (ln y - m) / s`` with ``m`` the mean ``ln y`` of the last points of
+the context and ``s`` its standard deviation (at least ``SCALE_MIN``), and the straight-line
+trend of the context's last half in ``(u, v)`` as extra token features; the bound ``eps0``
+(when known), the span, the scale, the number of points, the trend's slope and the scatter
+about it enter as curve-level features. Contexts longer than ``MAX_CONTEXT`` points are
+binned in ``ln x`` first. Weights record their encoding; the first network's
+(:func:`encode_v1`) is still read. :func:`fit_learned` is ``fit_law(law="learned")``.
 
 The weights ship as ``scalinglab/data/extrapolator.npz`` (float32); this module needs no
 torch.
@@ -27,44 +30,87 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import erf
+from scipy.special import erf, ndtri
 
 from scalinglab._errors import InputError
 from scalinglab.fitting._curve_prior import reduce_context
-from scalinglab.laws import FloatArray, Law
+from scalinglab.fitting._data import validate_data
+from scalinglab.fitting._result import FitResult, build_fit_result
+from scalinglab.laws import FloatArray, Law, get_law
 
 __all__ = [
+    "ENCODERS",
     "MAX_CONTEXT",
     "N_GLOBAL",
     "N_TOKEN",
     "LearnedExtrapolator",
     "LearnedLaw",
     "encode",
+    "encode_v1",
+    "fit_learned",
     "load_extrapolator",
 ]
 
 #: Contexts longer than this are binned in ln x before the network reads them.
 MAX_CONTEXT = 48
 #: Smallest scale of ln y used to normalise a curve (a flat curve is not blown up further).
-SCALE_MIN = 0.02
-#: Features per token (u, v, is-context) and per curve (see :func:`encode`).
-N_TOKEN = 3
-N_GLOBAL = 5
+SCALE_MIN = 0.01
+#: The first network's floor on the scale (encoding 1).
+SCALE_MIN_V1 = 0.02
+#: Features per token and per curve of the current encoding (2; see :func:`encode`).
+N_TOKEN = 5
+N_GLOBAL = 7
+#: Features of the first network's encoding (1; :func:`encode_v1`).
+N_TOKEN_V1 = 3
+N_GLOBAL_V1 = 5
+#: Encoding 2's trend: a straight line in (u, v) through the context points with u >= this.
+TREND_FROM = 0.5
+#: Largest |v| of the trend at a query (it is a baseline the network corrects, not a forecast).
+TREND_CLIP = 30.0
 WEIGHTS_FILE = "extrapolator.npz"
 
 
 @dataclasses.dataclass(frozen=True)
 class Encoded:
-    """A curve as the network reads it, and how to map its output back to ``ln y``."""
+    """A curve as the network reads it, and how to map its output back to ``ln y``.
 
-    context: FloatArray  # (n_ctx, N_TOKEN + N_GLOBAL)
-    query: FloatArray  # (n_q, N_TOKEN + N_GLOBAL)
+    ``base`` is added to the network's mean at each query (in units of ``scale``): the
+    straight-line trend of the context's last half for encoding 2, zero for encoding 1.
+    """
+
+    context: FloatArray  # (n_ctx, n_token + n_global)
+    query: FloatArray  # (n_q, n_token + n_global)
     center: float
     scale: float
+    base: FloatArray  # (n_q,)
+
+
+def _trend(u: FloatArray, v: FloatArray) -> tuple[float, float, float]:
+    """Intercept, slope and residual standard deviation of a line through the last half of the context."""
+    sel = np.flatnonzero(u >= TREND_FROM)
+    if len(sel) < 3:
+        sel = np.arange(max(len(u) - 3, 0), len(u))
+    uu, vv = u[sel], v[sel]
+    du = uu - uu.mean()
+    den = float(np.sum(du**2))
+    slope = float(np.sum(du * (vv - vv.mean())) / den) if den > 0 else 0.0
+    icpt = float(vv.mean() - slope * uu.mean())
+    resid = vv - (icpt + slope * uu)
+    return icpt, slope, float(np.sqrt(np.mean(resid**2)))
 
 
 def encode(x: FloatArray, y: FloatArray, x_query: FloatArray, eps0: float | None) -> Encoded:
-    """Normalise one curve (context ``x, y``, queries ``x_query``) for the network.
+    """Normalise one curve (context ``x, y``, queries ``x_query``) for the network (encoding 2).
+
+    ``u = (ln x - ln x_min) / span`` over the context and ``v = (ln y - m) / s``, ``m`` the
+    mean ``ln y`` of the last points and ``s`` the standard deviation of ``ln y`` (at least
+    ``SCALE_MIN``). A straight line ``b(u)`` is fitted to the context points with
+    ``u >= TREND_FROM`` (a power law through the curve's last half); a context token is
+    ``(u, v, 1, v - b(u), asinh(b(u)) / 3)``, a query token ``(u, 0, 0, 0, asinh(b(u)) / 3)``,
+    and the network predicts ``v - b(u)`` at the queries, so that a smooth curve's short
+    continuation needs only a small correction. Every token also carries the curve's
+    features: bound known, ``asinh`` of the bound's ``v``, ``ln s``, ``ln span``, ``ln n``,
+    ``asinh`` of the trend's slope and the log of the residual scatter about the trend.
 
     Parameters
     ----------
@@ -78,7 +124,7 @@ def encode(x: FloatArray, y: FloatArray, x_query: FloatArray, eps0: float | None
     Returns
     -------
     Encoded
-        Token features and the centre and scale of ``ln y``.
+        Token features, the centre and scale of ``ln y``, and the trend at the queries.
     """
     x, y = reduce_context(x, y, MAX_CONTEXT)
     t, ly = np.log(x), np.log(y)
@@ -87,6 +133,43 @@ def encode(x: FloatArray, y: FloatArray, x_query: FloatArray, eps0: float | None
     k = max(1, min(len(ly) // 10, 5))
     center = float(np.mean(ly[-k:]))
     scale = max(float(np.std(ly)), SCALE_MIN)
+    u = (t - t_min) / span
+    v = np.clip((ly - center) / scale, -10.0, 10.0)
+    icpt, slope, scatter = _trend(u, v)
+    if eps0 is not None and eps0 > 0:
+        v_eps = math.asinh((math.log(eps0) - center) / scale) / 3.0
+        has = 1.0
+    else:
+        v_eps, has = 0.0, 0.0
+    g = np.array([
+        has, v_eps, math.log(scale) / 3.0, math.log(span) / 2.0, math.log(len(t)) / 3.0,
+        math.asinh(slope) / 2.0, math.log(max(scatter, 1e-3)) / 3.0,
+    ])
+    b_ctx = icpt + slope * u
+    uq = np.clip((np.log(np.asarray(x_query, dtype=float)) - t_min) / span, -2.0, 12.0)
+    b_q = np.clip(icpt + slope * uq, -TREND_CLIP, TREND_CLIP)
+    ctx = np.column_stack([
+        u, v, np.ones_like(u), np.clip(v - b_ctx, -10.0, 10.0), np.arcsinh(b_ctx) / 3.0,
+        np.broadcast_to(g, (len(u), N_GLOBAL)),
+    ])
+    zq = np.zeros_like(uq)
+    qry = np.column_stack([uq, zq, zq, zq, np.arcsinh(b_q) / 3.0, np.broadcast_to(g, (len(uq), N_GLOBAL))])
+    return Encoded(ctx, qry, center, scale, b_q)
+
+
+def encode_v1(x: FloatArray, y: FloatArray, x_query: FloatArray, eps0: float | None) -> Encoded:
+    """The first network's encoding (1): tokens ``(u, v, is-context)``, 5 curve features, no trend.
+
+    Kept so that weights trained with it (``encoding`` absent from the weights file) still
+    run; see :func:`encode` for the current one.
+    """
+    x, y = reduce_context(x, y, MAX_CONTEXT)
+    t, ly = np.log(x), np.log(y)
+    t_min = float(t[0])
+    span = max(float(t[-1] - t_min), 1e-6)
+    k = max(1, min(len(ly) // 10, 5))
+    center = float(np.mean(ly[-k:]))
+    scale = max(float(np.std(ly)), SCALE_MIN_V1)
     if eps0 is not None and eps0 > 0:
         v_eps = math.asinh((math.log(eps0) - center) / scale) / 3.0
         has = 1.0
@@ -95,10 +178,14 @@ def encode(x: FloatArray, y: FloatArray, x_query: FloatArray, eps0: float | None
     g = np.array([has, v_eps, math.log(scale) / 3.0, math.log(span) / 2.0, math.log(len(t)) / 3.0])
     u = (t - t_min) / span
     v = np.clip((ly - center) / scale, -10.0, 10.0)
-    ctx = np.column_stack([u, v, np.ones_like(u), np.broadcast_to(g, (len(u), N_GLOBAL))])
+    ctx = np.column_stack([u, v, np.ones_like(u), np.broadcast_to(g, (len(u), N_GLOBAL_V1))])
     uq = np.clip((np.log(np.asarray(x_query, dtype=float)) - t_min) / span, -2.0, 12.0)
-    qry = np.column_stack([uq, np.zeros_like(uq), np.zeros_like(uq), np.broadcast_to(g, (len(uq), N_GLOBAL))])
-    return Encoded(ctx, qry, center, scale)
+    qry = np.column_stack([uq, np.zeros_like(uq), np.zeros_like(uq), np.broadcast_to(g, (len(uq), N_GLOBAL_V1))])
+    return Encoded(ctx, qry, center, scale, np.zeros(len(uq)))
+
+
+#: Encoders by the ``encoding`` recorded in a weights file (1 when absent).
+ENCODERS = {1: encode_v1, 2: encode}
 
 
 def _layer_norm(h: FloatArray, w: FloatArray, b: FloatArray) -> FloatArray:
@@ -126,6 +213,8 @@ class LearnedExtrapolator:
         self.n_layers = int(weights["n_layers"])
         self.n_heads = int(weights["n_heads"])
         self.meta = str(weights["meta"]) if "meta" in weights else ""
+        self.encoding = int(weights["encoding"]) if "encoding" in weights else 1
+        self.encode = ENCODERS[self.encoding]
 
     def _attend(self, i: int, hq: FloatArray, hc: FloatArray) -> FloatArray:
         w = self.w
@@ -147,7 +236,7 @@ class LearnedExtrapolator:
         return np.asarray(o @ w[f"layers.{i}.attn.out_proj.weight"].T + w[f"layers.{i}.attn.out_proj.bias"])
 
     def forward(self, enc: Encoded) -> tuple[FloatArray, FloatArray]:
-        """Mean and standard deviation of normalised ``v`` at each query."""
+        """Mean (the trend ``enc.base`` included) and standard deviation of normalised ``v`` at each query."""
         w = self.w
         h = np.vstack([enc.context, enc.query])
         h = _gelu(h @ w["embed.0.weight"].T + w["embed.0.bias"]) @ w["embed.2.weight"].T + w["embed.2.bias"]
@@ -161,6 +250,8 @@ class LearnedExtrapolator:
         hq = _layer_norm(h[n_ctx:], w["head_ln.weight"], w["head_ln.bias"])
         out = hq @ w["head.weight"].T + w["head.bias"]
         mean = out[:, 0]
+        if out.shape[1] == 3:  # encoding 2: a gate in (0, 1) on the trend
+            mean = mean + enc.base / (1.0 + np.exp(-out[:, 2]))
         sd = np.logaddexp(0.0, out[:, 1]) + 1e-3
         return mean, sd
 
@@ -193,7 +284,7 @@ class LearnedExtrapolator:
         if np.any(~np.isfinite(xq)) or np.any(xq <= 0):
             raise InputError("The learned extrapolator's query x must be finite and > 0.")
         order = np.argsort(x_arr, kind="stable")
-        enc = encode(x_arr[order], y_arr[order], xq, eps0)
+        enc = self.encode(x_arr[order], y_arr[order], xq, eps0)
         mean, sd = self.forward(enc)
         return enc.center + enc.scale * mean, enc.scale * sd
 
@@ -257,6 +348,10 @@ class LearnedLaw(Law):
         self.y = np.asarray(y, dtype=float).ravel()
         self.eps0 = None if eps0 is None else float(eps0)
         self.net = net or load_extrapolator()
+        #: The known bound that the band does not pass (``FitResult.predict``), if given.
+        self.upper: float | None = self.eps0
+        # The last query and its answer: predict and the band ask for the same x in turn.
+        self._last: tuple[bytes, tuple[FloatArray, FloatArray]] | None = None
 
     @property
     def constants(self) -> dict[str, Any]:
@@ -275,10 +370,82 @@ class LearnedLaw(Law):
 
     def log_predict(self, x: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Mean and standard deviation of ``ln y`` at ``x``."""
-        return self.net.predict(self.x, self.y, self.check_x(x), self.eps0)
+        xq = np.ascontiguousarray(self.check_x(x), dtype=float)
+        key = xq.tobytes()
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self.net.predict(self.x, self.y, xq, self.eps0))
+        mean, sd = self._last[1]
+        return mean.copy(), sd.copy()
 
     def predict(self, x: ArrayLike, params: ArrayLike) -> FloatArray:
         return np.asarray(np.exp(self.log_predict(x)[0]), dtype=float)
 
+    def log_halfwidth(self, x: ArrayLike, params: ArrayLike, level: float, interval: str) -> FloatArray:
+        """Half-width in ``ln y`` of the network's central ``level`` band (Gaussian in ``ln y``).
+
+        The network's distribution is that of a new point of the curve; it does not separate
+        the curve's own uncertainty from the points' scatter, so ``interval`` does not change it.
+        """
+        return np.asarray(ndtri(0.5 + level / 2.0) * self.log_predict(x)[1], dtype=float)
+
     def starts(self, x: FloatArray, y: FloatArray) -> list[FloatArray]:
         return [np.zeros(0)]
+
+
+def fit_learned(x: ArrayLike, y: ArrayLike, *, eps0: float | None = None) -> FitResult:
+    """``fit_law(law="learned")``: the learned extrapolator's prediction as a fit result.
+
+    Nothing is fitted: the network reads the curve's points (and ``eps0``, if known) and
+    gives a Gaussian predictive distribution of ``ln y`` at any ``x``, which is the band of
+    ``FitResult.predict``.
+
+    Parameters
+    ----------
+    x, y : array-like
+        A learning curve (1-D ``x``), all values > 0, at least 4 distinct ``x``.
+    eps0 : float, optional
+        The known bound of the loss (random-guess error), if any; the band stays under it.
+
+    Returns
+    -------
+    FitResult
+        Its law is a :class:`LearnedLaw` with no parameters; ``predict`` gives the network's
+        mean and band.
+
+    Raises
+    ------
+    InputError
+        On bad data, fewer than 4 distinct ``x``, a non-positive ``eps0``, or missing weights.
+    """
+    x_arr, y_arr = validate_data(get_law("power"), x, y, where="fit_law(law='learned')")
+    if eps0 is not None and not (math.isfinite(eps0) and eps0 > 0):
+        raise InputError(f"The 'eps0' parameter of fit_law(law='learned') must be finite and > 0. Got {eps0!r} instead.")
+    if len(np.unique(x_arr)) < 4:
+        raise InputError(
+            "fit_law(law='learned') needs at least 4 distinct x; add points or use a law with fewer parameters."
+        )
+    order = np.argsort(x_arr, kind="stable")
+    x_arr, y_arr = x_arr[order], y_arr[order]
+    law = LearnedLaw(x_arr, y_arr, eps0)
+    resid = law.log_predict(x_arr)[0] - np.log(y_arr)
+    meta = law.net.meta
+    return build_fit_result(
+        law=law,
+        loss="log",
+        x=x_arr,
+        y=y_arr,
+        values=np.zeros(0),
+        theta=np.zeros(0),
+        cov_theta=np.zeros((0, 0)),
+        free=np.zeros(0, dtype=bool),
+        converged=True,
+        message="no optimisation: the network reads the curve's points",
+        notes=(
+            "learned: the band is the network's predictive distribution of ln y (trained on synthetic "
+            "curves, docs/extrapolation.md), not parameter standard errors; it has no parameters",
+        ),
+        dof=len(y_arr),
+        residual_scale=float(np.sqrt(np.mean(resid**2))),
+        cost=float(0.5 * np.sum(resid**2)),
+        selection={"method": "learned", "weights": meta},
+    )

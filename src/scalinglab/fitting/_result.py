@@ -435,10 +435,16 @@ def bootstrap(fit: FitResult, n: int = 1000, seed: int = 0, n_jobs: int = 1) -> 
     Raises
     ------
     InputError
-        If ``n`` is not an int >= 2, or every refit failed.
+        If ``n`` is not an int >= 2, the law has no parameters (``law="learned"``), or every
+        refit failed.
     """
     if not (isinstance(n, int) and n >= 2):
         raise InputError(f"The 'n' parameter of bootstrap must be an int >= 2. Got {n!r} instead.")
+    if fit.law.n_params == 0:
+        raise InputError(
+            f"The {fit.law.name!r} fit has no parameters to resample; its band (predict) is its "
+            "uncertainty, so drop --bootstrap / bootstrap() for it."
+        )
     samples, n_failed = refit_resamples(
         fit.law, np.asarray(fit.x), np.asarray(fit.y), np.asarray(fit.theta),
         loss=fit.loss, huber_delta=fit.huber_delta, fixed=fit.fixed or None,
