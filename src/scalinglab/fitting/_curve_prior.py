@@ -29,7 +29,6 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy.signal import lfilter
 
 from scalinglab.laws import FloatArray
 
@@ -148,6 +147,9 @@ def _noise(rng: np.random.Generator, t: FloatArray, t0: float, t1: float) -> Flo
         rho = rng.uniform(0.3, 0.95)
         drive = math.sqrt(1.0 - rho**2) * e
         drive[0] = e[0]
+        # Imported here: scipy.signal costs ~1 s to import, and fitting a curve never needs it.
+        from scipy.signal import lfilter
+
         e = lfilter([1.0], [1.0, -rho], drive)  # e_i = rho e_{i-1} + sqrt(1 - rho^2) z_i
     if rng.random() < 0.1:  # heavy tails
         e = e * np.sqrt(rng.uniform(1.0, 3.0) / rng.chisquare(3.0, n) * 3.0)
