@@ -99,6 +99,43 @@ def _trend(u: FloatArray, v: FloatArray) -> tuple[float, float, float]:
     return icpt, slope, float(np.sqrt(np.mean(resid**2)))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Normalised:
+    """One curve in the network's units: what every encoding shares (see :func:`encode`)."""
+
+    t: FloatArray  # ln x of the (reduced) context
+    t_min: float
+    span: float
+    center: float
+    scale: float
+    u: FloatArray
+    v: FloatArray
+    has_bound: float
+    v_bound: float
+
+    def u_of(self, x_query: FloatArray) -> FloatArray:
+        """The queries' ``u``, clipped to the range the network was trained on."""
+        return np.clip((np.log(np.asarray(x_query, dtype=float)) - self.t_min) / self.span, -2.0, 12.0)
+
+
+def _normalise(x: FloatArray, y: FloatArray, eps0: float | None, scale_min: float) -> _Normalised:
+    """``u = (ln x - ln x_min) / span``, ``v = (ln y - m) / s`` (``s >= scale_min``) and the bound's ``v``."""
+    x, y = reduce_context(x, y, MAX_CONTEXT)
+    t, ly = np.log(x), np.log(y)
+    t_min = float(t[0])
+    span = max(float(t[-1] - t_min), 1e-6)
+    k = max(1, min(len(ly) // 10, 5))
+    center = float(np.mean(ly[-k:]))
+    scale = max(float(np.std(ly)), scale_min)
+    u = (t - t_min) / span
+    v = np.clip((ly - center) / scale, -10.0, 10.0)
+    if eps0 is not None and eps0 > 0:
+        v_bound, has_bound = math.asinh((math.log(eps0) - center) / scale) / 3.0, 1.0
+    else:
+        v_bound, has_bound = 0.0, 0.0
+    return _Normalised(t, t_min, span, center, scale, u, v, has_bound, v_bound)
+
+
 def encode(x: FloatArray, y: FloatArray, x_query: FloatArray, eps0: float | None) -> Encoded:
     """Normalise one curve (context ``x, y``, queries ``x_query``) for the network (encoding 2).
 
@@ -126,27 +163,15 @@ def encode(x: FloatArray, y: FloatArray, x_query: FloatArray, eps0: float | None
     Encoded
         Token features, the centre and scale of ``ln y``, and the trend at the queries.
     """
-    x, y = reduce_context(x, y, MAX_CONTEXT)
-    t, ly = np.log(x), np.log(y)
-    t_min = float(t[0])
-    span = max(float(t[-1] - t_min), 1e-6)
-    k = max(1, min(len(ly) // 10, 5))
-    center = float(np.mean(ly[-k:]))
-    scale = max(float(np.std(ly)), SCALE_MIN)
-    u = (t - t_min) / span
-    v = np.clip((ly - center) / scale, -10.0, 10.0)
+    c = _normalise(x, y, eps0, SCALE_MIN)
+    u, v = c.u, c.v
     icpt, slope, scatter = _trend(u, v)
-    if eps0 is not None and eps0 > 0:
-        v_eps = math.asinh((math.log(eps0) - center) / scale) / 3.0
-        has = 1.0
-    else:
-        v_eps, has = 0.0, 0.0
     g = np.array([
-        has, v_eps, math.log(scale) / 3.0, math.log(span) / 2.0, math.log(len(t)) / 3.0,
+        c.has_bound, c.v_bound, math.log(c.scale) / 3.0, math.log(c.span) / 2.0, math.log(len(c.t)) / 3.0,
         math.asinh(slope) / 2.0, math.log(max(scatter, 1e-3)) / 3.0,
     ])
     b_ctx = icpt + slope * u
-    uq = np.clip((np.log(np.asarray(x_query, dtype=float)) - t_min) / span, -2.0, 12.0)
+    uq = c.u_of(x_query)
     b_q = np.clip(icpt + slope * uq, -TREND_CLIP, TREND_CLIP)
     ctx = np.column_stack([
         u, v, np.ones_like(u), np.clip(v - b_ctx, -10.0, 10.0), np.arcsinh(b_ctx) / 3.0,
@@ -154,7 +179,7 @@ def encode(x: FloatArray, y: FloatArray, x_query: FloatArray, eps0: float | None
     ])
     zq = np.zeros_like(uq)
     qry = np.column_stack([uq, zq, zq, zq, np.arcsinh(b_q) / 3.0, np.broadcast_to(g, (len(uq), N_GLOBAL))])
-    return Encoded(ctx, qry, center, scale, b_q)
+    return Encoded(ctx, qry, c.center, c.scale, b_q)
 
 
 def encode_v1(x: FloatArray, y: FloatArray, x_query: FloatArray, eps0: float | None) -> Encoded:
@@ -163,25 +188,12 @@ def encode_v1(x: FloatArray, y: FloatArray, x_query: FloatArray, eps0: float | N
     Kept so that weights trained with it (``encoding`` absent from the weights file) still
     run; see :func:`encode` for the current one.
     """
-    x, y = reduce_context(x, y, MAX_CONTEXT)
-    t, ly = np.log(x), np.log(y)
-    t_min = float(t[0])
-    span = max(float(t[-1] - t_min), 1e-6)
-    k = max(1, min(len(ly) // 10, 5))
-    center = float(np.mean(ly[-k:]))
-    scale = max(float(np.std(ly)), SCALE_MIN_V1)
-    if eps0 is not None and eps0 > 0:
-        v_eps = math.asinh((math.log(eps0) - center) / scale) / 3.0
-        has = 1.0
-    else:
-        v_eps, has = 0.0, 0.0
-    g = np.array([has, v_eps, math.log(scale) / 3.0, math.log(span) / 2.0, math.log(len(t)) / 3.0])
-    u = (t - t_min) / span
-    v = np.clip((ly - center) / scale, -10.0, 10.0)
-    ctx = np.column_stack([u, v, np.ones_like(u), np.broadcast_to(g, (len(u), N_GLOBAL_V1))])
-    uq = np.clip((np.log(np.asarray(x_query, dtype=float)) - t_min) / span, -2.0, 12.0)
+    c = _normalise(x, y, eps0, SCALE_MIN_V1)
+    g = np.array([c.has_bound, c.v_bound, math.log(c.scale) / 3.0, math.log(c.span) / 2.0, math.log(len(c.t)) / 3.0])
+    ctx = np.column_stack([c.u, c.v, np.ones_like(c.u), np.broadcast_to(g, (len(c.u), N_GLOBAL_V1))])
+    uq = c.u_of(x_query)
     qry = np.column_stack([uq, np.zeros_like(uq), np.zeros_like(uq), np.broadcast_to(g, (len(uq), N_GLOBAL_V1))])
-    return Encoded(ctx, qry, center, scale, np.zeros(len(uq)))
+    return Encoded(ctx, qry, c.center, c.scale, np.zeros(len(uq)))
 
 
 #: Encoders by the ``encoding`` recorded in a weights file (1 when absent).
