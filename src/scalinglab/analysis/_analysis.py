@@ -223,7 +223,7 @@ class JointBacktest:
     reason: str | None
     level: float = 0.9
     coverage: float | None = None
-    cells: tuple[dict[str, float], ...] = ()
+    cells: tuple[dict[str, float | bool], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -754,7 +754,9 @@ def joint_backtest(
     for name, value in (("n_fraction", n_fraction), ("m_fraction", m_fraction)):
         if not 0 < value < 1:
             raise InputError(f"The '{name}' parameter of joint_backtest must be in (0, 1). Got {value!r} instead.")
-    train = (n <= n_fraction * np.max(n) * (1 + 1e-9)) & (m <= m_fraction * np.max(m) * (1 + 1e-9))
+    small_n = n <= n_fraction * np.max(n) * (1 + 1e-9)
+    small_m = m <= m_fraction * np.max(m) * (1 + 1e-9)
+    train = small_n & small_m
     test = ~train
 
     def nothing(reason: str) -> JointBacktest:
@@ -784,12 +786,14 @@ def joint_backtest(
     if not scored.any():
         return nothing("the joint law fitted on the small cells predicts no finite error beyond them")
     held = (lower <= observed) & (observed <= upper)
+    beyond_n, beyond_m = ~small_n[test], ~small_m[test]
     cells = tuple(
         {"n": float(a), "m": float(b), "observed": float(o), "predicted": float(p),
-         "lower": float(lo), "upper": float(hi), "relative_error": float(r)}
-        for a, b, o, p, lo, hi, r in zip(n[test][scored], m[test][scored], observed[scored],
-                                          predicted[scored], lower[scored], upper[scored], rel[scored],
-                                          strict=True)
+         "lower": float(lo), "upper": float(hi), "relative_error": float(r),
+         "beyond_n": bool(bn), "beyond_m": bool(bm)}
+        for a, b, o, p, lo, hi, r, bn, bm in zip(
+            n[test][scored], m[test][scored], observed[scored], predicted[scored], lower[scored],
+            upper[scored], rel[scored], beyond_n[scored], beyond_m[scored], strict=True)
     )
     return JointBacktest(n_fraction, m_fraction, int(train.sum()), int(scored.sum()),
                          float(np.mean(rel[scored])), float(np.std(rel[scored])), None, level,

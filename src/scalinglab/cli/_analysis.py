@@ -142,7 +142,7 @@ def check_lines(analysis: Any) -> list[str]:
 
 def _number_line(analysis: Any, name: str, what: str) -> str:
     number = analysis.number(name)
-    pct = f"{100 * analysis.level:g}"
+    pct = level_percent(analysis.level)
     if not number["estimable"]:
         return f"{name} = not estimable ({what}): {number['reason']}"
     return (f"{name} = {_g(number['value'], 3)}  {pct}% interval {_interval(number['interval'], 3)}  "
@@ -170,11 +170,12 @@ def headline_lines(analysis: Any) -> list[str]:
     if analysis.joint is not None and analysis.joint.backtest is not None:
         jb = analysis.joint.backtest
         if jb.reason is None:
+            held = jb.coverage_words()
             lines.append(
                 f"joint backtest (fit on n <= N/{1 / jb.n_fraction:g}, m <= M/{1 / jb.m_fraction:g}; "
                 f"{jb.n_train} cells): relative error on {jb.n_cells} larger cells "
                 f"{100 * jb.mean_relative_error:+.1f}% +- {100 * jb.std_relative_error:.1f}%"
-                + (f"; {jb.coverage_words()}" if jb.coverage_words() else ""))
+                + (f"; {held}" if held else ""))
         else:
             lines.append(f"joint backtest: not run: {jb.reason}")
     return lines

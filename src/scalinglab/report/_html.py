@@ -183,12 +183,13 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
         )
         if j.backtest is not None:
             jb_ = j.backtest
+            held = jb_.coverage_words()
             sections.append(
                 f"<p class='sub'>Extrapolation backtest (Rosenfeld et al. 2020): fitted on the cells with "
                 f"n &lt;= N/{_num(1 / jb_.n_fraction)} and m &lt;= M/{_num(1 / jb_.m_fraction)}, scored on the "
                 + (_e(f"{jb_.n_cells} larger cells: mean relative error {_num(100 * (jb_.mean_relative_error or 0), 3)}%, "
                       f"std {_num(100 * (jb_.std_relative_error or 0), 3)}%"
-                      + (f"; {jb_.coverage_words()}" if jb_.coverage_words() else "") + ".")
+                      + (f"; {held}" if held else "") + ".")
                    if jb_.reason is None
                    else _e(f"larger cells: not run: {jb_.reason}."))
                 + "</p>")

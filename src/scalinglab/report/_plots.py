@@ -186,13 +186,12 @@ class JointBacktestDisplay(_Display):
             self.ax_, self.figure_ = ax, ax.figure
             return self
         cells = {k: np.array([c[k] for c in jb.cells]) for k in jb.cells[0]}
-        small_n = cells["n"] <= jb.n_fraction * cells["n"].max() * (1 + 1e-9)
-        small_m = cells["m"] <= jb.m_fraction * cells["m"].max() * (1 + 1e-9)
+        beyond_n, beyond_m = cells["beyond_n"].astype(bool), cells["beyond_m"].astype(bool)
         cmap = require_extra("matplotlib", "report").colormaps["viridis"]
         log_n = np.log(cells["n"])
         span = max(float(log_n.max() - log_n.min()), 1e-12)
-        for mask, marker, label in ((~small_n & small_m, "o", "larger n"), (small_n & ~small_m, "s", "larger m"),
-                                    (~small_n & ~small_m, "D", "larger n and m")):
+        for mask, marker, label in ((beyond_n & ~beyond_m, "o", "larger n"), (~beyond_n & beyond_m, "s", "larger m"),
+                                    (beyond_n & beyond_m, "D", "larger n and m")):
             if not mask.any():
                 continue
             colors = cmap((log_n[mask] - log_n.min()) / span)
