@@ -229,10 +229,10 @@ def fit_command(
     Example:
       scalinglab fit runs.csv --x shard_size --y val_error --group model --law power_floor
     """
-    from scalinglab.fitting import fit_frame, prediction_table
+    from scalinglab.fitting import CURVE_METHODS, fit_frame, prediction_table
     from scalinglab.laws import get_law
 
-    if law not in ("auto", "learned"):
+    if law not in CURVE_METHODS:
         law_obj = get_law(law)  # unknown names fail here, listing the valid ones
         if law_obj.n_inputs != len(x_cols):  # fit_frame checks it too, in its parameters' words
             raise InputError(

@@ -34,7 +34,7 @@ from scalinglab.fitting._data import validate_data
 from scalinglab.fitting._ensemble import Band, Ensemble
 from scalinglab.fitting._ensemble_fit import fit_auto
 from scalinglab.fitting._eps0 import Eps0, resolve_eps0
-from scalinglab.fitting._fit import fit_law
+from scalinglab.fitting._fit import CURVE_METHODS, fit_law
 from scalinglab.fitting._frame import FrameFit, GroupFit, fit_frame, prediction_table
 from scalinglab.fitting._frontier import ComputeOptimal, compute_optimal
 from scalinglab.fitting._losses import LOSSES
@@ -44,6 +44,7 @@ from scalinglab.fitting._rolling_origin import AUTO_CANDIDATES
 
 __all__ = [
     "AUTO_CANDIDATES",
+    "CURVE_METHODS",
     "LOSSES",
     "Band",
     "BootstrapResult",

@@ -14,7 +14,11 @@ from scalinglab.fitting._result import FitResult
 from scalinglab.fitting._single import fit_single
 from scalinglab.laws import Law
 
-__all__ = ["fit_law"]
+__all__ = ["CURVE_METHODS", "fit_law"]
+
+#: Names ``fit_law`` takes besides the registered laws: methods that read a 1-input learning
+#: curve (the ensemble of ``auto``, the learned extrapolator).
+CURVE_METHODS = ("auto", "learned")
 
 
 def fit_law(

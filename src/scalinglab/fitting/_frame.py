@@ -20,7 +20,7 @@ import pandas as pd
 
 from scalinglab._errors import InputError
 from scalinglab._json import jsonable as _jsonable
-from scalinglab.fitting._fit import fit_law
+from scalinglab.fitting._fit import CURVE_METHODS, fit_law
 from scalinglab.fitting._parallel import map_chunks, worker_count
 from scalinglab.fitting._prediction import Prediction
 from scalinglab.fitting._result import BootstrapResult, FitResult
@@ -203,7 +203,7 @@ def fit_frame(
     if len(frame) == 0:
         raise InputError(f"{source} has no rows; give a file with a header and data rows.")
     check_columns(frame, [*x_cols, y, *group_cols, *([eps0_column] if eps0_column else [])], source)
-    if law not in ("auto", "learned"):
+    if law not in CURVE_METHODS:
         law_obj = get_law(law)
         if law_obj.n_inputs != len(x_cols):
             raise InputError(
