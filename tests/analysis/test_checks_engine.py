@@ -3,8 +3,16 @@ that follows the best model (the two sides of issues 15 and 16 meeting)."""
 
 from __future__ import annotations
 
-from scalinglab.cli._analysis import load_analysis
-from scalinglab.study import StudySpec, run_study
+from scalinglab.storage import open_storage
+from scalinglab.study import StudySpec, analyze_study, run_study
+
+
+def _analysis(db):
+    store = open_storage(db)
+    try:
+        return analyze_study("s", store, level=0.9)
+    finally:
+        store.close()
 
 
 def _spec(train: dict, model: dict, **over: object) -> StudySpec:
@@ -18,7 +26,7 @@ def _spec(train: dict, model: dict, **over: object) -> StudySpec:
 def _checks(spec: StudySpec, tmp_path) -> dict[str, tuple[str, str]]:
     db = tmp_path / "s.db"
     run_study(spec, storage=db, workers=0, progress=False)
-    analysis, _ = load_analysis("s", str(db), None, 0.9)
+    analysis = _analysis(db)
     return {c["name"]: (c["status"], c["reason"]) for c in analysis.to_dict()["checks"]}
 
 
@@ -43,7 +51,7 @@ def test_a_budget_limit_fails_converged_and_names_the_shards(tmp_path):
     # The report's check card says the same, in words.
     from scalinglab.report import render_report
 
-    analysis, _ = load_analysis("s", str(tmp_path / "s.db"), None, 0.9)
+    analysis = _analysis(tmp_path / "s.db")
     page = render_report(analysis)
     assert "check: converged" in page and "on shards 400, 800:" in page
 

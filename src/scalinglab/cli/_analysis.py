@@ -12,7 +12,7 @@ from scalinglab._errors import InputError, invalid_parameter
 from scalinglab._format import level_percent
 from scalinglab.cli._app import app
 from scalinglab.cli._common import echo_json, format_option
-from scalinglab.cli._study import _open, _record, _require_completed, _storage_option
+from scalinglab.cli._study import _open, _record, _storage_option
 
 _LEVEL = click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.9,
                       show_default=True, help="Level of intervals and bands.")
@@ -39,86 +39,21 @@ def _analysis_options(func: Any) -> Any:
     return func
 
 
-def run_budget_frame(store: Any, record: Any, curves: Any, size_tolerance: float | None = None) -> Any:
-    """Whether the best-fit cells' runs were budget-limited: shard_size, model_size, seed and
-    budget_limited (1, 0, NaN), for the ``converged`` check.
-
-    A study whose runs record budget facts (the engine's ``budget_limited``, with budgets that
-    follow the shard) is read through :func:`scalinglab.study.shard_checks`: one row per
-    shard, for the best cell at its largest budget (an earlier, smaller budget that was
-    extended does not count). Otherwise from each best-fit run's own record
-    (``best_step``/``steps``/``max_steps`` in its final metrics), else from its stored
-    training curve (read only for these runs).
-    """
-    import pandas as pd
-
-    from scalinglab.analysis import budget_limited
-    from scalinglab.storage import RunState
-    from scalinglab.study import StudySpec, shard_checks
-    from scalinglab.study._run import current_runs
-
-    columns = ["shard_size", "model_size", "seed", "budget_limited"]
-    frame = current_runs(store, record)
-    facts = ("final_metrics_json" in frame.columns and len(frame) > 0 and bool(
-        frame["final_metrics_json"].fillna("").astype(str)
-        .str.contains('"budget_limited":', regex=False).any()))
-    if facts:
-        try:
-            spec = StudySpec.from_dict(dict(record.spec))
-        except InputError:
-            spec = None
-        if spec is not None:
-            checks = shard_checks(spec, frame, size_tolerance)
-            return pd.DataFrame({
-                "shard_size": checks["shard_size"].astype(int),
-                "model_size": checks["best_model_size"].astype(float),
-                "seed": -1, "budget_limited": checks["budget_limited"].astype(float),
-            }, columns=columns)
-    best = {(int(n), float(m)) for n, m in zip(curves.shard_size, curves.best_model_size, strict=True)}
-    rows = []
-    for run in store.get_runs(record.id, [RunState.COMPLETE]):
-        if (int(run.shard_size), float(run.model_size)) not in best:
-            continue
-        flag = budget_limited(run.final_metrics)
-        if flag is None:
-            points = store.get_curve(run.id)
-            flag = budget_limited(None, [p.step for p in points], [p.val_error for p in points])
-        rows.append({"shard_size": int(run.shard_size), "model_size": float(run.model_size),
-                     "seed": int(run.seed), "budget_limited": math.nan if flag is None else float(flag)})
-    return pd.DataFrame(rows, columns=columns)
-
-
-def study_eps0(eps0: float | None, spec: dict[str, Any]) -> float | None:
-    """eps0 by precedence: the command line, the spec's ``eps0``, the task's stated one."""
-    from scalinglab.tasks import task_eps0
-
-    if eps0 is not None:
-        return float(eps0)
-    if isinstance(spec.get("eps0"), int | float) and not isinstance(spec.get("eps0"), bool):
-        return float(spec["eps0"])
-    train = spec.get("train") if isinstance(spec.get("train"), dict) else {}
-    return task_eps0(str(spec.get("task", "")), train)
-
-
 def load_analysis(
     study: str, storage: str | None, eps0: float | None, level: float, size_tolerance: float | None = None,
     joint_fractions: tuple[float, float] = (1 / 8, 1 / 16),
 ) -> tuple[Any, dict[str, Any]]:
-    """Aggregate and analyse a stored study; return it with the study's spec."""
-    from scalinglab.analysis import analyze
-    from scalinglab.study import study_curves
+    """Analyse a stored study (:func:`scalinglab.study.analyze_study`); return it with the spec."""
+    from scalinglab.study import analyze_study
 
     store = _open(storage)
     try:
         record = _record(study, store)
-        _require_completed(study, store)
-        curves = study_curves(study, store, size_tolerance=size_tolerance)
-        spec = dict(record.spec)
-        runs = run_budget_frame(store, record, curves, size_tolerance)
+        analysis = analyze_study(study, store, eps0=eps0, level=level, size_tolerance=size_tolerance,
+                                 joint_fractions=joint_fractions)
     finally:
         store.close()
-    return analyze(curves, eps0=study_eps0(eps0, spec), level=level, runs=runs,
-                   joint_fractions=joint_fractions), spec
+    return analysis, dict(record.spec)
 
 
 def _interval(pair: Any, digits: int = 4) -> str:

@@ -7,10 +7,9 @@ from typing import Any
 
 import click
 
-from scalinglab._errors import InputError
 from scalinglab.cli._app import app
 from scalinglab.cli._common import echo_json, format_option
-from scalinglab.cli._study import _open, _record, _require_completed, _storage_option
+from scalinglab.cli._study import _open, _record, _storage_option
 
 
 def _g(value: Any, digits: int = 4) -> str:
@@ -29,23 +28,15 @@ def _pct(value: float) -> str:
 
 
 def load_pruning(study: str, storage: str | None, level: float) -> Any:
-    """The pruning analysis of a stored study (:func:`scalinglab.analysis.fit_pruning`)."""
-    from scalinglab.analysis import fit_pruning, pruning_table
-    from scalinglab.storage import RunState
-    from scalinglab.study._run import current_runs
+    """The pruning analysis of a stored study (:func:`scalinglab.study.study_pruning`)."""
+    from scalinglab.study import study_pruning
 
     store = _open(storage)
     try:
-        record = _record(study, store)
-        _require_completed(study, store)
-        table = pruning_table(current_runs(store, record, [RunState.COMPLETE]))
+        _record(study, store)
+        return study_pruning(study, store, level=level)
     finally:
         store.close()
-    if table.empty:
-        raise InputError(
-            f"The study {study!r} has no completed run with pruning metrics: set [train] "
-            "prune_rounds = K (K >= 3) in its spec (a workload that prunes: mnist1d) and run it.")
-    return fit_pruning(table, level=level, study=study)
 
 
 def _fit_lines(fit: Any) -> list[str]:

@@ -381,15 +381,7 @@ def curve_command(study: str, storage: str | None, fmt: str, cells: bool) -> Non
 
 def _require_completed(study: str, store: Any) -> None:
     """An analysis needs completed runs: one line and exit 2 when the study has none."""
-    from scalinglab.storage import RunState
+    from scalinglab.study import require_completed
 
-    record = _record(study, store)
-    counts = store.count_runs(record.id)
-    if counts[RunState.COMPLETE] == 0:
-        total = sum(counts.values())
-        detail = (f"{counts[RunState.FAILED]} of its {total} runs FAILED; see them with: "
-                  f"scalinglab runs {study} --state FAILED, fix the cause and run it again"
-                  if counts[RunState.FAILED] else
-                  f"it has {total} runs, {counts[RunState.WAITING]} waiting; run it with "
-                  "scalinglab run SPEC.toml")
-        raise InputError(f"The study {study!r} has no completed run to analyse: {detail}.")
+    _record(study, store)  # an unknown study: the scrubbed one-line error first
+    require_completed(study, store)

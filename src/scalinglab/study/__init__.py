@@ -11,6 +11,14 @@ from __future__ import annotations
 
 from scalinglab.storage import open_storage
 from scalinglab.study._aggregate import StudyCurves, aggregate_runs, study_checks, study_curves
+from scalinglab.study._analyze import (
+    analyze_study,
+    best_fit_budgets,
+    require_completed,
+    study_eps0,
+    study_pruning,
+    study_record,
+)
 from scalinglab.study._run import StudySummary, create_study, run_study, study_status
 from scalinglab.study._search import (
     PHASE_BUDGET,
@@ -60,6 +68,8 @@ __all__ = [
     "StudySpec",
     "StudySummary",
     "aggregate_runs",
+    "analyze_study",
+    "best_fit_budgets",
     "check_export",
     "create_study",
     "export_study",
@@ -69,10 +79,14 @@ __all__ = [
     "open_storage",
     "plan_runs",
     "read_export",
+    "require_completed",
     "run_study",
     "shard_checks",
     "study_checks",
     "study_curves",
+    "study_eps0",
+    "study_pruning",
+    "study_record",
     "study_status",
     "write_export",
 ]
