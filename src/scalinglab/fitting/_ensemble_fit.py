@@ -40,11 +40,14 @@ Levenberg-Marquardt fit of :mod:`scalinglab.fitting._batched_lm`. The law return
 
 A curve of 5 distinct x gets the members with a degree of freedom to spare (``k < n``: the
 three-parameter ones), scored from the prefix of ``k + 1`` points where no prefix holds
-``k + 2``. A curve of more than ``LONG_CURVE_POINTS`` points (a training trajectory) is
-fitted on ``LONG_CURVE_BINS`` bins of ``ln x`` (:func:`bin_curve`); the band's scatter is
-still that of every point. For losses other than ``"log"`` and for curves of fewer than 5
-distinct x, ``auto`` falls back to choosing one law by the same rolling-origin criterion
-(:func:`scalinglab.fitting._rolling_origin.select_law`).
+``k + 2``. A curve of 3-4 distinct x gets ``SHORT_MEMBERS``, the pure power law and the
+power law with a floor, averaged with equal weights and never trimmed (their scores, from
+one prefix of 3 points, rest on one forecast error each); a 3-point curve has no origin, so
+its band is not validated. A curve of more than ``LONG_CURVE_POINTS`` points (a training
+trajectory) is fitted on ``LONG_CURVE_BINS`` bins of ``ln x`` (:func:`bin_curve`); the
+band's scatter is still that of every point. For losses other than ``"log"`` and for curves
+of fewer than 3 distinct x, ``auto`` falls back to choosing one law by the same
+rolling-origin criterion (:func:`scalinglab.fitting._rolling_origin.select_law`).
 """
 
 from __future__ import annotations
@@ -90,9 +93,25 @@ KAPPA_FACTOR = 1.0
 KAPPA_MIN = 0.01
 #: Fewest points for the learned member (the network's context).
 MIN_POINTS = 6
-#: Fewest distinct x for the ensemble; below it the single-law fallback is used. A curve of
-#: 5 points gets the members with at least one degree of freedom (``k < n``).
+#: Fewest distinct x for the ensemble of AUTO_MEMBERS. A curve of 5 points gets the members
+#: with at least one degree of freedom (``k < n``).
 ENSEMBLE_MIN_POINTS = 5
+#: Members for a curve of SHORT_MIN_POINTS to ENSEMBLE_MIN_POINTS - 1 distinct x (3-4: a
+#: model-size or token sweep, or a trajectory, cut at a quarter of its range): the pure power
+#: law and the power law with a floor, with equal weights in log space. The first keeps
+#: falling, the second levels off; with no prefix long enough to tell them apart (a 4-point
+#: curve has one origin, one forecast error), their geometric mean hedges between the two and
+#: their disagreement enters the band. Before, such curves went to the single-law fallback,
+#: which could only score the pure power law and so always chose it.
+SHORT_MEMBERS: tuple[tuple[str, str, float], ...] = (
+    ("power", "power", 0.0),
+    ("power_floor", "power_floor", 0.0),
+)
+#: Fewest distinct x for the short-curve ensemble; below it the single-law fallback is used.
+SHORT_MIN_POINTS = 3
+#: The rolling origin of a short curve: its prefix holds this many distinct x (the pure power
+#: law then has one degree of freedom; the power law with a floor interpolates it).
+SHORT_PREFIX = 3
 #: Whether the learned extrapolator (``fitting/_learned.py``) joins the kept members with an
 #: equal weight. Off: on the benchmark the second network helps IC (0.0305 to 0.0295) but makes
 #: NMT, LM and BB worse, and no gating by its rolling-origin score helps the design half of IC
@@ -150,7 +169,8 @@ def fit_auto(
     if w_user.shape != y_arr.shape or np.any(~np.isfinite(w_user)) or np.any(w_user < 0):
         raise InputError("The 'weights' parameter of fit_law must be finite, >= 0 and one per point.")
     w_user = w_user[order]
-    if loss != "log" or len(np.unique(x_arr[w_user > 0])) < ENSEMBLE_MIN_POINTS:
+    n_distinct = len(np.unique(x_arr[w_user > 0]))
+    if loss != "log" or n_distinct < SHORT_MIN_POINTS:
         return select_law(
             x_arr, y_arr, w_user if weights is not None else None, loss=loss, eps0=eps0,
             candidates=candidates, n_origins=n_origins,
@@ -158,7 +178,8 @@ def fit_auto(
     if len(x_arr) > LONG_CURVE_POINTS:
         xb, yb, wb = bin_curve(x_arr, y_arr, w_user, LONG_CURVE_BINS)
         return _fit_ensemble(xb, yb, eps0, wb, user_weights=weights is not None, full=(x_arr, y_arr, w_user))
-    return _fit_ensemble(x_arr, y_arr, eps0, w_user, user_weights=weights is not None)
+    return _fit_ensemble(x_arr, y_arr, eps0, w_user, user_weights=weights is not None,
+                         short=n_distinct < ENSEMBLE_MIN_POINTS)
 
 
 def bin_curve(x: FloatArray, y: FloatArray, w: FloatArray, n_bins: int) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -202,7 +223,7 @@ def bin_curve(x: FloatArray, y: FloatArray, w: FloatArray, n_bins: int) -> tuple
 
 def _fit_ensemble(
     x: FloatArray, y: FloatArray, eps0: float | None, w_user: FloatArray, *, user_weights: bool = False,
-    full: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+    full: tuple[FloatArray, FloatArray, FloatArray] | None = None, short: bool = False,
 ) -> FitResult:
     # The bound rule reads the points themselves (not a long curve's bins).
     y_seen = y if full is None else full[1]
@@ -211,10 +232,15 @@ def _fit_ensemble(
     assumed_bound, bound = resolved.assumed, resolved.value
     usable = w_user > 0
     n_distinct = len(np.unique(x[usable]))
-    # Every member needs one degree of freedom on the whole curve (k < n).
-    members = [m for m in AUTO_MEMBERS if (m[1] == "power_floor" or bound > y_max) and FORMS[m[1]].k < n_distinct]
     x_max = float(np.max(x))
     rel = x / x_max
+    if short:
+        # A curve of 3-4 distinct x: the pure power law and the power law with a floor
+        # (which may interpolate it), scored from the one prefix of SHORT_PREFIX points.
+        members = [m for m in SHORT_MEMBERS if FORMS[m[1]].k <= n_distinct]
+    else:
+        # Every member needs one degree of freedom on the whole curve (k < n).
+        members = [m for m in AUTO_MEMBERS if (m[1] == "power_floor" or bound > y_max) and FORMS[m[1]].k < n_distinct]
     # Common origins: distinct prefixes with the points the most demanding member needs
     # (k + 2: two degrees of freedom). Where the curve is too short for that, the origins
     # are built for the next requirement down and the members that need more are dropped;
@@ -225,11 +251,17 @@ def _fit_ensemble(
     levels.append((k_min + 1, 1))
     cuts: list[float] = []
     need, slack = 0, 2
-    for level_need, level_slack in levels:
-        cuts = ratio_origins(x, ORIGIN_RATIOS, level_need, usable)
-        if cuts:
-            need, slack = level_need, level_slack
-            break
+    if short:
+        cuts = ratio_origins(x, ORIGIN_RATIOS, SHORT_PREFIX, usable)
+        # Every member is scored from that prefix, the power law with a floor with no
+        # degree of freedom to spare (there is no longer one).
+        need, slack = SHORT_PREFIX, SHORT_PREFIX - max(FORMS[form].k for _, form, _ in members)
+    else:
+        for level_need, level_slack in levels:
+            cuts = ratio_origins(x, ORIGIN_RATIOS, level_need, usable)
+            if cuts:
+                need, slack = level_need, level_slack
+                break
     masks = [x <= c for c in cuts]
 
     # Rows of one batched fit per form: for each member of that form, the full curve and
@@ -272,7 +304,9 @@ def _fit_ensemble(
     if validated:
         # A member without a finite score on the common origins cannot be compared: dropped.
         for label, _, _ in members:
-            if math.isfinite(scores[label]) and scores[label] > TRIM_FACTOR * best:
+            # A short curve's scores rest on one forecast error each: they cannot rank its
+            # two members, so none is trimmed (a member whose forecast is not finite still is).
+            if not short and math.isfinite(scores[label]) and scores[label] > TRIM_FACTOR * best:
                 why[label] = f"rolling-origin RMSLE {scores[label]:.3g} > {TRIM_FACTOR:g}x the best ({best:.3g})"
         kept = [label for label, _, _ in members if label not in why]
     else:
