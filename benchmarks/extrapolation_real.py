@@ -3,23 +3,37 @@
 The project's hidden set (221 real curves from 12 public sources) is scored by fitting the
 points with ``x <= x_max / 4`` and taking the RMSLE on the rest, with the 90% band's
 coverage. This suite applies that protocol to the real curves of the committed study
-exports ``docs/reproduction/mnist1d-mlp-adam.json`` and ``mnist1d-mlp-sgd.json``
-(``scalinglab export`` files, read and aggregated with the package's own code:
-:func:`scalinglab.study.read_export`, :func:`~scalinglab.study.import_study` into a
-temporary SQLite storage and :func:`~scalinglab.study.study_curves`). Families:
+exports in ``docs/reproduction/`` (``scalinglab export`` files, read and aggregated with the
+package's own code: :func:`scalinglab.study.read_export`,
+:func:`~scalinglab.study.import_study` into a temporary SQLite storage and
+:func:`~scalinglab.study.study_curves`) and to the token sweeps of Hoffmann et al. 2022.
+Families:
 
 * ``learning``: error vs shard size, one curve per width (the cell score: median over
   seeds of each run's best validation error, best over the tuned learning rates), and the
-  study's best-fit envelope (the learning curve eps(m) of ``analyze``); ``eps0`` 0.9 (the
-  spec's random-guess error). 8 shards: 6 fitted, 2 scored.
-* ``model_size``: error vs parameter count, one curve per shard (the same cells); ``eps0``
-  0.9. 7 widths: 5 fitted, 2 scored.
-* ``trajectory_error``: validation error vs step of a deterministic subsample of runs
-  (every run with at least 12 evaluations, sorted by shard, width, seed, phase and
+  study's best-fit envelope (the learning curve eps(m) of ``analyze``), of the two MNIST-1D
+  studies (``eps0`` 0.9, the spec's random-guess error; 8 shards: 6 fitted, 2 scored) and of
+  the character LSTM (``charlm``, loss in nats, no ``eps0``; 6 shards: 5 fitted, 1 scored).
+* ``model_size``: error vs parameter count, one curve per shard (the same cells).
+* ``trajectory_error``: validation error vs step of a deterministic subsample of the MNIST-1D
+  runs (every run with at least 12 evaluations, sorted by shard, width, seed, phase and
   configuration key, every k-th so that each study gives about 30); ``eps0`` 0.9. Real
   training trajectories: correlated noise, plateaus, sometimes an upturn.
 * ``trajectory_loss``: the same runs' validation cross-entropy vs step, with no ``eps0``
   (like a language model's loss): it often turns up as the run overfits.
+* ``lm_trajectory``: 30 of the character LSTM's validation-loss trajectories (nats per
+  character vs step, no ``eps0``): language-model training trajectories.
+* ``token_sweep``: loss vs tokens ``D = C / (6 N)`` at one model size ``N``, from the points
+  of Hoffmann et al.'s Figure 4 (``../shared/benchmarks/chinchilla-epoch``;
+  :func:`token_sweeps` says which are kept and why); no ``eps0``.
+* ``teacher_student``: every curve of the noiseless teacher-student study (learning,
+  model-size and trajectory curves, floor 0 by construction): they fall by orders of
+  magnitude, unlike any hidden-set source, so they are a family of their own and the
+  "all but teacher_student" line leaves them out.
+
+Every curve is in one of two halves (:func:`half_of`: by the SHA-256 of its id, alternating
+within each family): design decisions are made on the ``design`` half only, the ``check``
+half is reported apart.
 
 Methods (``--law``, comma-separated): ``auto`` (``fit_law("auto")``, what
 ``scalinglab fit --law auto`` runs per group, with its 90% band), ``M2`` (the power law
@@ -31,18 +45,18 @@ plain geometric mean of M2, envelope and M4). Where ``eps0`` is unknown the satu
 forms take ``2 max(y)``, as ``auto`` does. ``--variant`` runs ``auto`` under a variant of
 its constants (see ``VARIANTS``; ``shipped`` is the code as it is).
 
-Printed per family: curves, mean / median RMSLE of each method, the fraction of curves on
-which auto beats M2, auto's 90% coverage (mean over curves of the fraction of scored
+Printed per half and family: curves, mean / median RMSLE of each method, the fraction of
+curves on which each method beats M2, auto's 90% coverage (mean over curves of the fraction of scored
 points inside the band) and the seconds auto took. ``--split half`` fits ``x <= x_max/2``
 instead (a shorter extrapolation, where the trajectories keep 10 of their 20 points).
 
 Usage: ``python benchmarks/extrapolation_real.py [--law auto,M2,M4,envelope,mean3]
-[--variant shipped] [--split quarter|half] [--family NAME] [--json OUT]``; ``--timing`` instead
+[--variant shipped] [--split quarter|half] [--family NAME] [--half design|check|both] [--json OUT]``; ``--timing`` instead
 times ``auto`` on trajectory-like curves of 100, 1,000 and 5,000 points; ``--compare
 shipped,trim_3x`` instead compares variants of ``auto`` on the design sets (the benchmark's
 IC first half under its own split and the quarter protocol, synthetic prior curves under the
-quarter protocol) and the checks (the other domains, this suite), curves with >= 5 fitted
-points (a few minutes per variant on the shared 2 cores).
+quarter protocol, this suite's design half) and the checks (the other domains, this suite's
+check half), curves with >= 3 fitted points (1-2 minutes per variant on the shared 2 cores).
 """
 
 from __future__ import annotations
