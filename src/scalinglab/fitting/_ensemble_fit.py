@@ -31,7 +31,7 @@ What it does (details in ``docs/extrapolation.md``):
    forecasts (factor 1). Its quantile is Student's t with as many degrees of freedom as
    forecast errors went into ``kappa``. When no origin can score any member, nothing
    measures the extrapolation error: the band is marked not validated (``kappa`` None)
-   and is unbounded beyond ``x_max``.
+   and is unbounded beyond ``x_max`` (but on a 3-point curve, below).
 
 All forms, every prefix and every start are solved together by the batched
 Levenberg-Marquardt fit of :mod:`scalinglab.fitting._batched_lm`. The law returned is an
@@ -43,9 +43,10 @@ three-parameter ones), scored from the prefix of ``k + 1`` points where no prefi
 ``k + 2``. A curve of 3-4 distinct x gets ``SHORT_MEMBERS``, the pure power law and the
 power law with a floor, averaged with equal weights and never trimmed (their scores, from
 one prefix of 3 points, rest on one forecast error each); a 3-point curve has no origin, so
-its band is not validated. A curve of more than ``LONG_CURVE_POINTS`` points (a training
-trajectory) is fitted on ``LONG_CURVE_BINS`` bins of ``ln x`` (:func:`bin_curve`); the
-band's scatter is still that of every point. For losses other than ``"log"`` and for curves
+its band is not validated: its extrapolation rate is the prior ``KAPPA_PRIOR`` measured on
+other curves, with Student's t on ``KAPPA_PRIOR_DOF`` degrees of freedom. A curve of more
+than ``LONG_CURVE_POINTS`` points (a training trajectory) is fitted on ``LONG_CURVE_BINS``
+bins of ``ln x`` (:func:`bin_curve`); the band's scatter is still that of every point. For losses other than ``"log"`` and for curves
 of fewer than 3 distinct x, ``auto`` falls back to choosing one law by the same
 rolling-origin criterion (:func:`scalinglab.fitting._rolling_origin.select_law`).
 """
@@ -112,6 +113,30 @@ SHORT_MIN_POINTS = 3
 #: The rolling origin of a short curve: its prefix holds this many distinct x (the pure power
 #: law then has one degree of freedom; the power law with a floor interpolates it).
 SHORT_PREFIX = 3
+#: The prior of the extrapolation rate, for a curve of 3 distinct x, which has no rolling
+#: origin and so cannot measure its own: the band's kappa is KAPPA_PRIOR and its quantile
+#: Student's t on KAPPA_PRIOR_DOF degrees of freedom (a scaled-inverse-chi-square prior on
+#: kappa^2, scale KAPPA_PRIOR^2, KAPPA_PRIOR_DOF degrees of freedom: one curve's rate is then
+#: t-distributed with that scale). Measured by ``python benchmarks/extrapolation_short.py
+#: --measure-kappa``: on each of 656 curves (the 107 curves of the design half of
+#: ``benchmarks/extrapolation_real.py`` but teacher_student, under the hidden set's protocol,
+#: and the 549 of 600 curves of the synthetic prior, ``sample_curve(default_rng([2030, i]))``,
+#: that have 3 distinct x up to x_max / 4, else x_max / 2), the short ensemble is fitted on 3
+#: points (nearest 3 log-spaced values up to that cut) and its forecast of the later points
+#: gives one rate, sqrt(sum e^2 / sum ln(x / x_origin)^2) (the formula of
+#: the ensemble's own kappa); a t with location 0 fitted to the rates by maximum likelihood
+#: gives the scale and the degrees of freedom (heavy-tailed: real curves alone 0.0625 / 1.35,
+#: synthetic alone 0.0591 / 1.12). None: no prior (the band is open beyond x_max).
+KAPPA_PRIOR: float | None = 0.0601
+KAPPA_PRIOR_DOF = 1.161
+#: How many curves KAPPA_PRIOR and KAPPA_PRIOR_DOF were fitted on (provenance, in the note).
+KAPPA_PRIOR_CURVES = 656
+#: Whether a 4-point curve's own kappa (one forecast error) is pooled with the prior
+#: (conjugate update: kappa^2 = (nu0 k0^2 + n k^2) / (nu0 + n), t on nu0 + n degrees of freedom).
+#: Off: measured on the design half, it halves the 4-point bands' median width (0.97 to 0.45)
+#: but their coverage goes from 0.970 to 0.977, not toward 90% (docs/extrapolation.md, "The
+#: band of short curves").
+KAPPA_POOL_SHORT = False
 #: Whether the learned extrapolator (``fitting/_learned.py``) joins the kept members with an
 #: equal weight. Off: on the benchmark the second network helps IC (0.0305 to 0.0295) but makes
 #: NMT, LM and BB worse, and no gating by its rolling-origin score helps the design half of IC
@@ -342,6 +367,17 @@ def _fit_ensemble(
         den += float(np.sum(np.log(x[ahead] / np.max(x[m])) ** 2))
         n_errors += int(np.sum(ahead))
     kappa = max(KAPPA_FACTOR * math.sqrt(num / den), KAPPA_MIN) if den > 0 else None
+    band_dof: float | None = None
+    kappa_source = "own"
+    if short and KAPPA_PRIOR is not None and (kappa is None or KAPPA_POOL_SHORT):
+        # Too few points to measure the rate: the prior's (kappa None, a 3-point curve), or the
+        # curve's few errors pooled with it as extra degrees of freedom (a 4-point curve).
+        nu0, k0 = KAPPA_PRIOR_DOF, KAPPA_PRIOR
+        if kappa is None:
+            kappa, band_dof, kappa_source = k0, nu0, "prior"
+        else:
+            pooled = (nu0 * k0**2 + n_errors * KAPPA_FACTOR**2 * num / den) / (nu0 + n_errors)
+            kappa, band_dof, kappa_source = max(math.sqrt(pooled), KAPPA_MIN), nu0 + n_errors, "pooled"
     # The scatter of the band is that of single points: on a binned long curve, of every
     # point around the ensemble (the bins' means scatter less).
     x_pts, y_pts, w_pts = (x, y, w_user) if full is None else full
@@ -363,8 +399,11 @@ def _fit_ensemble(
             f"distinct prefixes of at least {need} points)"
             if validated
             else "; not validated: no rolling origin could score a member, so the band beyond "
-            "the largest x is unbounded"
+            + ("the largest x grows at the prior rate measured on other curves" if kappa_source == "prior"
+               else "the largest x is unbounded")
         )
+        + (f"; the band's rate pools this curve's {n_errors} forecast error(s) with the prior's"
+           if kappa_source == "pooled" else "")
     )
     weight_of = {lb: float(weights[i]) for i, lb in enumerate(kept)}
     candidates = [(lb, form, recency) for lb, form, recency in members]
@@ -401,7 +440,8 @@ def _fit_ensemble(
             continue
         member_laws.append((lb, bf.form.law(bound)))
         values.append(bf.law_values(0))
-    law = Ensemble(member_laws, weights.tolist(), Band(scatter, kappa, x_max, n_errors or None),
+    band = Band(scatter, kappa, x_max, n_errors or None, dof=band_dof, source=kappa_source)
+    law = Ensemble(member_laws, weights.tolist(), band,
                    upper=None if assumed_bound else bound, record=record)
     values_arr = np.concatenate(values)
     log_mask = np.array([p.log for p in law.params])
@@ -411,6 +451,14 @@ def _fit_ensemble(
         "ensemble: the band comes from the members' spread and the curve's own rolling-origin "
         "forecasts, not from parameter standard errors (it has no parameter standard errors)"
     ]
+    if kappa_source != "own":
+        notes.append(
+            ("not validated: this curve is too short for a rolling origin, so" if kappa_source == "prior" else
+             f"short curve: its {n_errors} rolling-origin forecast error(s) are pooled with the prior, and")
+            + f" the band's extrapolation rate comes from other curves (kappa_prior {KAPPA_PRIOR:.3g} with "
+            f"{KAPPA_PRIOR_DOF:.3g} degrees of freedom, measured on {KAPPA_PRIOR_CURVES} curves; "
+            "docs/extrapolation.md, 'The band of short curves')"
+        )
     if kappa is None:
         notes.append(
             "not validated: no rolling origin could score a member of the ensemble, so the band "
