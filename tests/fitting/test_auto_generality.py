@@ -9,6 +9,7 @@ import pytest
 
 from scalinglab._errors import InputError
 from scalinglab.fitting import fit_law
+from scalinglab.fitting import _ensemble_fit
 from scalinglab.fitting._ensemble_fit import LONG_CURVE_BINS, LONG_CURVE_POINTS, bin_curve
 
 
@@ -99,13 +100,15 @@ def test_a_four_point_power_law_is_predicted_by_both_members() -> None:
     assert fit.predict(x_new).value[0] == pytest.approx(2.0 * x_new[0] ** -0.3, rel=0.02)
 
 
-def test_a_three_point_curve_is_averaged_but_its_band_is_not_validated() -> None:
+def test_a_three_point_curve_without_the_prior_has_an_open_band(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The rule before the prior (KAPPA_PRIOR None), kept as a variant of the benchmarks.
+    monkeypatch.setattr(_ensemble_fit, "KAPPA_PRIOR", None)
     x = np.array([10.0, 20.0, 40.0])
     y = 0.2 + 0.6 * x**-0.5
     fit = fit_law("auto", x, y, eps0=0.9)
     assert set(_short_members(fit)) == {"power", "power_floor"}
     band = fit.law.band
-    assert not band.validated and band.kappa is None
+    assert not band.validated and band.kappa is None and not band.bounded
     inside = fit.predict(x, level=0.9)
     assert np.all(np.isfinite(inside.upper)) and np.all(inside.lower > 0)
     beyond = fit.predict(np.array([160.0]), level=0.9)
