@@ -53,7 +53,7 @@ import numpy as np
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from extrapolation_real import (  # noqa: E402
+from extrapolation_real import (
     LEVEL,
     VARIANTS,
     RealCurve,
@@ -63,8 +63,8 @@ from extrapolation_real import (  # noqa: E402
     load_real_curves,
 )
 
-from scalinglab.fitting import fit_law  # noqa: E402
-from scalinglab.fitting._curve_prior import sample_curve  # noqa: E402
+from scalinglab.fitting import fit_law
+from scalinglab.fitting._curve_prior import sample_curve
 
 BUCKETS = ("3", "4", "5", "6+")
 #: Other priors measured by ``--measure-kappa`` (scale, degrees of freedom, curves), by source;

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from scalinglab._errors import InputError
-from scalinglab.fitting import fit_law
-from scalinglab.fitting import _ensemble_fit
+from scalinglab.fitting import _ensemble_fit, fit_law
 from scalinglab.fitting._ensemble_fit import LONG_CURVE_BINS, LONG_CURVE_POINTS, bin_curve
 
 
