@@ -3,23 +3,37 @@
 The project's hidden set (221 real curves from 12 public sources) is scored by fitting the
 points with ``x <= x_max / 4`` and taking the RMSLE on the rest, with the 90% band's
 coverage. This suite applies that protocol to the real curves of the committed study
-exports ``docs/reproduction/mnist1d-mlp-adam.json`` and ``mnist1d-mlp-sgd.json``
-(``scalinglab export`` files, read and aggregated with the package's own code:
-:func:`scalinglab.study.read_export`, :func:`~scalinglab.study.import_study` into a
-temporary SQLite storage and :func:`~scalinglab.study.study_curves`). Families:
+exports in ``docs/reproduction/`` (``scalinglab export`` files, read and aggregated with the
+package's own code: :func:`scalinglab.study.read_export`,
+:func:`~scalinglab.study.import_study` into a temporary SQLite storage and
+:func:`~scalinglab.study.study_curves`) and to the token sweeps of Hoffmann et al. 2022.
+Families:
 
 * ``learning``: error vs shard size, one curve per width (the cell score: median over
   seeds of each run's best validation error, best over the tuned learning rates), and the
-  study's best-fit envelope (the learning curve eps(m) of ``analyze``); ``eps0`` 0.9 (the
-  spec's random-guess error). 8 shards: 6 fitted, 2 scored.
-* ``model_size``: error vs parameter count, one curve per shard (the same cells); ``eps0``
-  0.9. 7 widths: 5 fitted, 2 scored.
-* ``trajectory_error``: validation error vs step of a deterministic subsample of runs
-  (every run with at least 12 evaluations, sorted by shard, width, seed, phase and
+  study's best-fit envelope (the learning curve eps(m) of ``analyze``), of the two MNIST-1D
+  studies (``eps0`` 0.9, the spec's random-guess error; 8 shards: 6 fitted, 2 scored) and of
+  the character LSTM (``charlm``, loss in nats, no ``eps0``; 6 shards: 5 fitted, 1 scored).
+* ``model_size``: error vs parameter count, one curve per shard (the same cells).
+* ``trajectory_error``: validation error vs step of a deterministic subsample of the MNIST-1D
+  runs (every run with at least 12 evaluations, sorted by shard, width, seed, phase and
   configuration key, every k-th so that each study gives about 30); ``eps0`` 0.9. Real
   training trajectories: correlated noise, plateaus, sometimes an upturn.
 * ``trajectory_loss``: the same runs' validation cross-entropy vs step, with no ``eps0``
   (like a language model's loss): it often turns up as the run overfits.
+* ``lm_trajectory``: 30 of the character LSTM's validation-loss trajectories (nats per
+  character vs step, no ``eps0``): language-model training trajectories.
+* ``token_sweep``: loss vs tokens ``D = C / (6 N)`` at one model size ``N``, from the points
+  of Hoffmann et al.'s Figure 4 (``../shared/benchmarks/chinchilla-epoch``;
+  :func:`token_sweeps` says which are kept and why); no ``eps0``.
+* ``teacher_student``: every curve of the noiseless teacher-student study (learning,
+  model-size and trajectory curves, floor 0 by construction): they fall by orders of
+  magnitude, unlike any hidden-set source, so they are a family of their own and the
+  "all but teacher_student" line leaves them out.
+
+Every curve is in one of two halves (:func:`half_of`: by the SHA-256 of its id, alternating
+within each family): design decisions are made on the ``design`` half only, the ``check``
+half is reported apart.
 
 Methods (``--law``, comma-separated): ``auto`` (``fit_law("auto")``, what
 ``scalinglab fit --law auto`` runs per group, with its 90% band), ``M2`` (the power law
@@ -31,24 +45,26 @@ plain geometric mean of M2, envelope and M4). Where ``eps0`` is unknown the satu
 forms take ``2 max(y)``, as ``auto`` does. ``--variant`` runs ``auto`` under a variant of
 its constants (see ``VARIANTS``; ``shipped`` is the code as it is).
 
-Printed per family: curves, mean / median RMSLE of each method, the fraction of curves on
-which auto beats M2, auto's 90% coverage (mean over curves of the fraction of scored
+Printed per half and family: curves, mean / median RMSLE of each method, the fraction of
+curves on which each method beats M2, auto's 90% coverage (mean over curves of the fraction of scored
 points inside the band) and the seconds auto took. ``--split half`` fits ``x <= x_max/2``
 instead (a shorter extrapolation, where the trajectories keep 10 of their 20 points).
 
 Usage: ``python benchmarks/extrapolation_real.py [--law auto,M2,M4,envelope,mean3]
-[--variant shipped] [--split quarter|half] [--family NAME] [--json OUT]``; ``--timing`` instead
+[--variant shipped] [--split quarter|half] [--family NAME] [--half design|check|both] [--json OUT]``; ``--timing`` instead
 times ``auto`` on trajectory-like curves of 100, 1,000 and 5,000 points; ``--compare
 shipped,trim_3x`` instead compares variants of ``auto`` on the design sets (the benchmark's
 IC first half under its own split and the quarter protocol, synthetic prior curves under the
-quarter protocol) and the checks (the other domains, this suite), curves with >= 5 fitted
-points (a few minutes per variant on the shared 2 cores).
+quarter protocol, this suite's design half) and the checks (the other domains, this suite's
+check half), curves with >= 3 fitted points (1-2 minutes per variant on the shared 2 cores).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import hashlib
 import json
 import os
 import sys
@@ -68,7 +84,20 @@ from scalinglab.study import import_study, read_export, study_curves
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORTS = ("docs/reproduction/mnist1d-mlp-adam.json", "docs/reproduction/mnist1d-mlp-sgd.json")
-FAMILIES = ("learning", "model_size", "trajectory_error", "trajectory_loss")
+#: Exports read for their learning and model-size curves and trajectories beyond the first two:
+#: a noiseless teacher-student study (error floor 0) and a character LSTM language model whose
+#: metric is the validation loss in nats (its trajectories are the ``lm_trajectory`` family).
+EXTRA_EXPORTS = ("docs/reproduction/teacher-student.json", "docs/reproduction/charlm.json")
+LM_EXPORT = "docs/reproduction/charlm.json"
+#: The teacher-student study's curves fall by orders of magnitude towards a floor of 0 (RMSLE
+#: 1-3 for every method), unlike any source of the hidden set: they form one family of their
+#: own, left out of the "all but teacher_student" line.
+TS_EXPORT = "docs/reproduction/teacher-student.json"
+#: Hoffmann et al. 2022's Figure 4 points as read by Besiroglu et al. 2024 (token sweeps).
+CHINCHILLA = "../shared/benchmarks/chinchilla-epoch/svg_extracted_data.csv"
+FAMILIES = ("learning", "model_size", "trajectory_error", "trajectory_loss", "lm_trajectory", "token_sweep",
+            "teacher_student")
+HALVES = ("design", "check")
 METHODS = ("auto", "M2", "M4", "envelope", "mean3")
 SPLITS = {"quarter": 4.0, "half": 2.0}
 #: Runs kept per study for each trajectory family.
@@ -93,41 +122,130 @@ def _sorted(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
 
 
+def _export_curves(root: Path, path: str, storage: object, with_runs: bool) -> list[RealCurve]:
+    """The learning, model-size and (``with_runs``) trajectory curves of one export."""
+    out: list[RealCurve] = []
+    export = read_export(root / path)
+    study = import_study(export, storage).study  # type: ignore[arg-type]
+    eps0 = float(export.spec.eps0) if export.spec.eps0 is not None else None
+    sc = study_curves(study, storage)  # type: ignore[arg-type]
+    out.append(RealCurve("learning", f"{study}/envelope", *_sorted(sc.shard_size, sc.median_min_val_error), eps0))
+    for size in np.unique(sc.cell_model_size):
+        sel = sc.cell_model_size == size
+        out.append(RealCurve("learning", f"{study}/width={size:g}",
+                             *_sorted(sc.cell_shard_size[sel], sc.cell_median_min_val_error[sel]), eps0))
+    for shard in np.unique(sc.cell_shard_size):
+        sel = sc.cell_shard_size == shard
+        out.append(RealCurve("model_size", f"{study}/shard={shard}",
+                             *_sorted(sc.cell_n_params[sel], sc.cell_median_min_val_error[sel]), eps0))
+    if path == TS_EXPORT:
+        out = [RealCurve("teacher_student", f"{c.family}/{c.key}", c.x, c.y, c.eps0) for c in out]
+    if not with_runs:
+        return out
+    runs = sorted(
+        (r for r in export.runs if len(r[1]) >= MIN_EVALS),
+        key=lambda r: (r[0].shard_size, r[0].model_size, r[0].seed, r[0].phase, r[0].config_key),
+    )
+    step = max(1, len(runs) // TRAJECTORIES_PER_STUDY)
+    lm = path == LM_EXPORT
+    for record, points in runs[::step][:TRAJECTORIES_PER_STUDY]:
+        name = (f"{study}/shard={record.shard_size}/width={record.model_size:g}/seed={record.seed}"
+                f"/phase={record.phase}/{record.config_key}")
+        steps = np.array([p.step for p in points], dtype=float)
+        err = np.array([p.val_error for p in points], dtype=float)
+        loss = np.array([p.metrics.get("val_loss", np.nan) for p in points], dtype=float)
+        if lm:
+            # The language model's metric is its validation loss (nats per character); its
+            # bound is not given, as for the hidden set's language-model losses.
+            if np.all(err > 0):
+                out.append(RealCurve("lm_trajectory", name, *_sorted(steps, err), None))
+            continue
+        if np.all(err > 0):
+            fam = "teacher_student" if path == TS_EXPORT else "trajectory_error"
+            out.append(RealCurve(fam, ("trajectory/" if path == TS_EXPORT else "") + name, *_sorted(steps, err), eps0))
+        if np.all(np.isfinite(loss) & (loss > 0)):
+            out.append(RealCurve("trajectory_loss", name, *_sorted(steps, loss), None))
+    return out
+
+
+#: Token sweeps: points whose ln N agree within this many decades are one model size (the
+#: figure's points of one curve are read at one N).
+SWEEP_N_GAP = 0.005
+#: Fewest distinct token counts for a sweep, and the largest rise of ln L between neighbouring
+#: token counts that still counts as monotone (the reading error of the figure, ~1%).
+SWEEP_MIN_POINTS = 6
+SWEEP_MAX_RISE = 0.01
+#: The highest-loss points dropped first, as Besiroglu et al. 2024 did on this file.
+SWEEP_DROP_HIGHEST = 5
+
+
+def token_sweeps(path: Path | None = None) -> tuple[list[RealCurve], dict[str, int]]:
+    """Loss vs tokens ``D = C / (6 N)`` at one model size ``N`` (Hoffmann et al. 2022, Fig. 4).
+
+    Returns the honest sweeps and counts: ``model_sizes`` (groups of one N), ``too_few``
+    (fewer than ``SWEEP_MIN_POINTS`` distinct D), ``not_monotone`` (a rise of ``ln L`` above
+    ``SWEEP_MAX_RISE`` between neighbouring D, or no overall fall), ``kept``. Empty when the
+    file is absent. No ``eps0`` (a language model's loss).
+    """
+    path = ROOT / CHINCHILLA if path is None else path
+    counts = {"points": 0, "model_sizes": 0, "too_few": 0, "not_monotone": 0, "kept": 0}
+    if not path.exists():
+        return [], counts
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    n_par = np.array([float(r["Model Size"]) for r in rows])
+    flop = np.array([float(r["Training FLOP"]) for r in rows])
+    loss = np.array([float(r["loss"]) for r in rows])
+    counts["points"] = len(loss)
+    keep = np.ones(len(loss), dtype=bool)
+    keep[np.argsort(loss)[::-1][:SWEEP_DROP_HIGHEST]] = False
+    n_par, flop, loss = n_par[keep], flop[keep], loss[keep]
+    order = np.argsort(n_par, kind="stable")
+    n_par, flop, loss = n_par[order], flop[order], loss[order]
+    group = np.concatenate([[0], np.cumsum(np.diff(np.log10(n_par)) > SWEEP_N_GAP)])
+    out: list[RealCurve] = []
+    for g in np.unique(group):
+        sel = group == g
+        counts["model_sizes"] += 1
+        n_model = float(np.exp(np.mean(np.log(n_par[sel]))))
+        tokens, y = _sorted(flop[sel] / (6.0 * n_par[sel]), loss[sel])
+        if len(np.unique(np.round(np.log10(tokens), 3))) < SWEEP_MIN_POINTS:
+            counts["too_few"] += 1
+            continue
+        rises = np.diff(np.log(y))
+        if np.max(rises) > SWEEP_MAX_RISE or y[-1] >= y[0]:
+            counts["not_monotone"] += 1
+            continue
+        counts["kept"] += 1
+        out.append(RealCurve("token_sweep", f"chinchilla/N={n_model:.4g}", tokens, y, None))
+    return out, counts
+
+
 def load_real_curves(root: Path = ROOT) -> list[RealCurve]:
-    """Every curve of every family from the committed exports (deterministic)."""
+    """Every curve of every family from the committed exports and the token sweeps (deterministic)."""
     curves: list[RealCurve] = []
     with tempfile.TemporaryDirectory() as tmp:
         storage = open_storage(os.path.join(tmp, "real.db"))
-        for path in EXPORTS:
-            export = read_export(root / path)
-            study = import_study(export, storage).study
-            eps0 = float(export.spec.eps0) if export.spec.eps0 is not None else None
-            sc = study_curves(study, storage)
-            curves.append(RealCurve("learning", f"{study}/envelope", *_sorted(sc.shard_size, sc.median_min_val_error), eps0))
-            for size in np.unique(sc.cell_model_size):
-                sel = sc.cell_model_size == size
-                curves.append(RealCurve("learning", f"{study}/width={size:g}",
-                                        *_sorted(sc.cell_shard_size[sel], sc.cell_median_min_val_error[sel]), eps0))
-            for shard in np.unique(sc.cell_shard_size):
-                sel = sc.cell_shard_size == shard
-                curves.append(RealCurve("model_size", f"{study}/shard={shard}",
-                                        *_sorted(sc.cell_n_params[sel], sc.cell_median_min_val_error[sel]), eps0))
-            runs = sorted(
-                (r for r in export.runs if len(r[1]) >= MIN_EVALS),
-                key=lambda r: (r[0].shard_size, r[0].model_size, r[0].seed, r[0].phase, r[0].config_key),
-            )
-            step = max(1, len(runs) // TRAJECTORIES_PER_STUDY)
-            for record, points in runs[::step][:TRAJECTORIES_PER_STUDY]:
-                name = (f"{study}/shard={record.shard_size}/width={record.model_size:g}/seed={record.seed}"
-                        f"/phase={record.phase}/{record.config_key}")
-                steps = np.array([p.step for p in points], dtype=float)
-                err = np.array([p.val_error for p in points], dtype=float)
-                loss = np.array([p.metrics.get("val_loss", np.nan) for p in points], dtype=float)
-                if np.all(err > 0):
-                    curves.append(RealCurve("trajectory_error", name, *_sorted(steps, err), eps0))
-                if np.all(np.isfinite(loss) & (loss > 0)):
-                    curves.append(RealCurve("trajectory_loss", name, *_sorted(steps, loss), None))
+        for path in (*EXPORTS, *EXTRA_EXPORTS):
+            curves.extend(_export_curves(root, path, storage, with_runs=True))
+    curves.extend(token_sweeps(root / CHINCHILLA)[0])
     return curves
+
+
+def half_of(curves: list[RealCurve]) -> dict[str, str]:
+    """Each curve's half, ``design`` or ``check``, keyed by ``family:key``.
+
+    Within each family the curves are ordered by the SHA-256 of ``family:key`` and
+    alternately assigned (first to ``design``), so the halves are deterministic, stratified
+    by family and as equal as the family's count allows, and a curve keeps its half when
+    others are added.
+    """
+    out: dict[str, str] = {}
+    for fam in {c.family for c in curves}:
+        ids = sorted((f"{c.family}:{c.key}" for c in curves if c.family == fam),
+                     key=lambda s: hashlib.sha256(s.encode()).hexdigest())
+        out.update({cid: HALVES[i % 2] for i, cid in enumerate(ids)})
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -221,7 +339,9 @@ def _patched(**values: object) -> Callable[[], contextlib.AbstractContextManager
 #: The variants measured in docs/extrapolation.md ("Generality"); ``shipped`` is the code.
 VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "shipped": _shipped,
-    "fallback_below_6": _patched(ENSEMBLE_MIN_POINTS=6),
+    # Before the short-curve ensemble: curves of 3-4 distinct x chose one law (select_law).
+    "fallback_below_5": _patched(SHORT_MIN_POINTS=5),
+    "fallback_below_6": _patched(ENSEMBLE_MIN_POINTS=6, SHORT_MIN_POINTS=6),
     "weights_score^-1": _patched(WEIGHT_POWER=1.0),
     "weights_score^-2": _patched(WEIGHT_POWER=2.0),
     "trim_3x": _patched(TRIM_FACTOR=3.0),
@@ -236,9 +356,10 @@ def design_sets(n_synthetic: int = 300) -> list[tuple[str, RealCurve]]:
     ``bench/*``: the 92 benchmark curves under their own split (``Training == 1`` fitted);
     ``quarter/*``: the same curves under the hidden set's protocol (all rows, fit
     ``x <= x_max/4``); ``synth``: curves of the prior (:func:`sample_curve` with
-    ``default_rng([2026, i])``, ``i < n_synthetic``) under the quarter protocol; ``real/*``:
-    this suite's curves. The design groups are bench/IC1, quarter/IC1 and synth; the others
-    are checks. Each entry's curve holds the fitted points followed by the scored ones; the
+    ``default_rng([2026, i])``, ``i < n_synthetic``) under the quarter protocol;
+    ``real-design/*`` and ``real-check/*``: this suite's curves, by half (:func:`half_of`).
+    The design groups are bench/IC1, quarter/IC1, synth and real-design; the others are
+    checks. Each entry's curve holds the fitted points followed by the scored ones; the
     split is by ``RealCurve.key``'s suffix (the number of fitted points).
     """
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -265,12 +386,15 @@ def design_sets(n_synthetic: int = 300) -> list[tuple[str, RealCurve]]:
         s = sample_curve(np.random.default_rng([2026, i]))
         x, y = _sorted(np.concatenate([s.x_context, s.x_target]), np.concatenate([s.y_context, s.y_target]))
         add("synth", str(i), x, y, int(np.sum(x <= x.max() / 4)), s.eps0)
-    for c in load_real_curves():
-        add(f"real/{c.family}", c.key, c.x, c.y, int(np.sum(c.x <= c.x.max() / 4)), c.eps0)
+    real = load_real_curves()
+    halves = half_of(real)
+    for c in real:
+        add(f"real-{halves[f'{c.family}:{c.key}']}/{c.family}", c.key, c.x, c.y,
+            int(np.sum(c.x <= c.x.max() / 4)), c.eps0)
     return out
 
 
-def compare_variants(names: list[str], min_fit: int = 5) -> list[str]:
+def compare_variants(names: list[str], min_fit: int = 3) -> list[str]:
     """Per variant and group: mean RMSLE of auto, its 90% coverage, fraction beating M2."""
     entries = [(g, c, int(c.key.rsplit("#", 1)[1])) for g, c in design_sets()]
     entries = [(g, c, n) for g, c, n in entries if n >= min_fit and len(c.x) > n]
@@ -309,7 +433,12 @@ def score_curves(
     curves: list[RealCurve], methods: tuple[str, ...] = METHODS, variant: str = "shipped",
     ratio: float = 4.0,
 ) -> dict[str, dict[str, object]]:
-    """RMSLE per curve and method (fit ``x <= x_max / ratio``), auto's coverage and time."""
+    """RMSLE per curve and method (fit ``x <= x_max / ratio``), auto's coverage and time.
+
+    Curves with fewer than 3 fitted points or no scored point are left out. Each row holds
+    the curve's family and half (:func:`half_of`).
+    """
+    halves = half_of(load_real_curves()) if curves else {}
     out: dict[str, dict[str, object]] = {}
     for c in curves:
         fit_mask = c.x <= c.x.max() / ratio
@@ -317,7 +446,8 @@ def score_curves(
             continue
         xf, yf, xs, ys = c.x[fit_mask], c.y[fit_mask], c.x[~fit_mask], c.y[~fit_mask]
         truth = np.log(ys)
-        row: dict[str, object] = {"family": c.family, "n_fit": int(fit_mask.sum())}
+        cid = f"{c.family}:{c.key}"
+        row: dict[str, object] = {"family": c.family, "half": halves.get(cid, "design"), "n_fit": int(fit_mask.sum())}
         for m in methods:
             start = time.perf_counter()
             try:
@@ -335,28 +465,39 @@ def score_curves(
                 score = float("inf")
             row[m] = score if np.isfinite(score) else float("inf")
             row[f"{m} seconds"] = time.perf_counter() - start
-        out[f"{c.family}:{c.key}"] = row
+        out[cid] = row
     return out
 
 
 def summarise(scored: dict[str, dict[str, object]], methods: tuple[str, ...]) -> list[str]:
-    """One line per family (and one for all), in the words of the module's docstring."""
+    """One line per half and family (and per half for all), in the words of the module's docstring.
+
+    Per method: mean / median RMSLE and (for every method but M2) the fraction of curves on
+    which it beats M2; auto's mean coverage of its 90% band and its seconds.
+    """
     lines = []
-    families = [f for f in FAMILIES if any(r["family"] == f for r in scored.values())] + ["all"]
-    for fam in families:
-        rows = [r for r in scored.values() if fam == "all" or r["family"] == fam]
-        cells = [f"{fam} ({len(rows)} curves)"]
-        for m in methods:
-            v = np.array([r[m] for r in rows], dtype=float)
-            cells.append(f"{m} {np.mean(v):.4f} / {np.median(v):.4f}")
-        if "auto" in methods and "M2" in methods:
-            beats = np.mean(np.array([r["auto"] for r in rows], dtype=float) < np.array([r["M2"] for r in rows], dtype=float))
-            cells.append(f"auto beats M2 {100 * beats:.1f}%")
-        if "auto" in methods:
-            cov = np.array([r["coverage"] for r in rows if "coverage" in r], dtype=float)
-            cells.append(f"coverage {np.mean(cov):.3f}" if cov.size else "coverage -")
-            cells.append(f"auto {np.sum(np.array([r['auto seconds'] for r in rows], dtype=float)):.1f} s")
-        lines.append(", ".join(cells))
+    families = [f for f in FAMILIES if any(r["family"] == f for r in scored.values())]
+    families += ["all", "all but teacher_student"]
+    for half in (*HALVES, "both"):
+        for fam in families:
+            rows = [r for r in scored.values()
+                    if (fam == "all" or r["family"] == fam or (fam.startswith("all but") and r["family"] != "teacher_student"))
+                    and (half == "both" or r["half"] == half)]
+            if not rows:
+                continue
+            cells = [f"{half} {fam} ({len(rows)} curves)"]
+            m2 = np.array([r["M2"] for r in rows], dtype=float) if "M2" in methods else None
+            for m in methods:
+                v = np.array([r[m] for r in rows], dtype=float)
+                cell = f"{m} {np.mean(v):.4f} / {np.median(v):.4f}"
+                if m2 is not None and m != "M2":
+                    cell += f" (beats M2 {100 * np.mean(v < m2):.1f}%)"
+                cells.append(cell)
+            if "auto" in methods:
+                cov = np.array([r["coverage"] for r in rows if "coverage" in r], dtype=float)
+                cells.append(f"coverage {np.mean(cov):.3f}" if cov.size else "coverage -")
+                cells.append(f"auto {np.sum(np.array([r['auto seconds'] for r in rows], dtype=float)):.1f} s")
+            lines.append(", ".join(cells))
     return lines
 
 
@@ -393,6 +534,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", default="shipped", choices=sorted(VARIANTS), help="auto's variant")
     parser.add_argument("--split", default="quarter", choices=sorted(SPLITS), help="fit x <= x_max/4 or /2")
     parser.add_argument("--family", default=None, choices=FAMILIES, help="only this family")
+    parser.add_argument("--half", default="both", choices=(*HALVES, "both"),
+                        help="only the design or the check half of the curves (default both)")
     parser.add_argument("--json", type=Path, default=None, help="also write the per-curve scores here")
     parser.add_argument("--timing", action="store_true", help="only time auto on long curves")
     parser.add_argument("--compare", default=None,
@@ -413,7 +556,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     start = time.perf_counter()
-    curves = [c for c in load_real_curves() if args.family is None or c.family == args.family]
+    all_curves = load_real_curves()
+    halves = half_of(all_curves)
+    curves = [c for c in all_curves if (args.family is None or c.family == args.family)
+              and args.half in ("both", halves[f"{c.family}:{c.key}"])]
     scored = score_curves(curves, methods, args.variant, SPLITS[args.split])
     print(f"split {args.split} (fit x <= x_max/{SPLITS[args.split]:g}), variant {args.variant}, "
           "RMSLE mean / median")

@@ -67,11 +67,15 @@ def test_unknown_bound_is_stated() -> None:
     assert any("no eps0 given" in n for n in fit.notes)
 
 
-def test_few_points_fall_back_to_one_law() -> None:
+@pytest.mark.filterwarnings("ignore::scalinglab._errors.ConvergenceWarning")  # the floor of a pure power law
+def test_other_losses_fall_back_to_one_law() -> None:
     x = np.array([1e3, 1e4, 1e5, 1e6])
     y = 2.0 * x**-0.2
-    fit = fit_law("auto", x, y)
+    fit = fit_law("auto", x, y, loss="huber")
     assert fit.selection is not None and fit.selection["method"] == "rolling_origin"
+    # the same 4 points under the log loss get the short-curve ensemble
+    fit = fit_law("auto", x, y)
+    assert fit.selection is not None and fit.selection["method"] == "ensemble"
 
 
 def test_batched_fit_recovers_m4() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scalinglab._errors import InputError
-from scalinglab.fitting import fit_law
+from scalinglab.fitting import _ensemble_fit, fit_law
 from scalinglab.fitting._ensemble_fit import LONG_CURVE_BINS, LONG_CURVE_POINTS, bin_curve
 
 
@@ -62,6 +62,57 @@ def test_a_five_point_curve_gets_a_validated_ensemble_of_three_parameter_members
     assert fit.law.band.validated
     pred = fit.predict(np.array([8 * x[-1]])).value[0]
     assert abs(math.log(pred / (0.1 + 0.8 * 128.0**-0.5))) < 0.1
+
+
+def _short_members(fit: object) -> dict[str, float]:
+    sel = fit.selection  # type: ignore[attr-defined]
+    assert sel is not None and sel["method"] == "ensemble"
+    return {m["label"]: m["weight"] for m in sel["members"]}
+
+
+def test_a_four_point_curve_that_levels_off_hedges_between_a_power_law_and_its_floor() -> None:
+    # Truth: a power law with a floor, seen at 4 doubling sizes, predicted 8x beyond.
+    x = 1e3 * 2.0 ** np.arange(4)
+    truth = lambda v: 0.3 + 0.5 * (v / 1e3) ** -0.5  # noqa: E731
+    fit = fit_law("auto", x, truth(x), eps0=1.0)
+    assert _short_members(fit) == {"power": 0.5, "power_floor": 0.5}
+    x_new = np.array([8 * x[-1]])
+    pure = fit_law("power", x, truth(x)).predict(x_new).value[0]  # what the old fallback chose
+    pred = fit.predict(x_new, level=0.9)
+    # The pure power law keeps falling (too low); the floored member recovers the truth: the
+    # geometric mean lies between them, nearer the truth than the pure power law.
+    assert pure < pred.value[0] < truth(x_new)[0]
+    assert abs(math.log(pred.value[0] / truth(x_new)[0])) < 0.5 * abs(math.log(pure / truth(x_new)[0]))
+    # One origin (the first 3 points) and one forecast error: validated, t quantile on 1 error.
+    band = fit.law.band
+    assert fit.selection["origins"] == [x[2]] and band.validated and band.n_errors == 1
+    assert pred.lower[0] < truth(x_new)[0] < pred.upper[0]
+
+
+# The floored member's floor runs to zero on a pure power law and does not settle; it says so.
+@pytest.mark.filterwarnings("ignore::scalinglab._errors.ConvergenceWarning")
+def test_a_four_point_power_law_is_predicted_by_both_members() -> None:
+    x = 1e3 * 2.0 ** np.arange(4)
+    y = 2.0 * x**-0.3
+    fit = fit_law("auto", x, y)
+    x_new = np.array([16 * x[-1]])
+    assert fit.predict(x_new).value[0] == pytest.approx(2.0 * x_new[0] ** -0.3, rel=0.02)
+
+
+def test_a_three_point_curve_without_the_prior_has_an_open_band(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The rule before the prior (KAPPA_PRIOR None), kept as a variant of the benchmarks.
+    monkeypatch.setattr(_ensemble_fit, "KAPPA_PRIOR", None)
+    x = np.array([10.0, 20.0, 40.0])
+    y = 0.2 + 0.6 * x**-0.5
+    fit = fit_law("auto", x, y, eps0=0.9)
+    assert set(_short_members(fit)) == {"power", "power_floor"}
+    band = fit.law.band
+    assert not band.validated and band.kappa is None and not band.bounded
+    inside = fit.predict(x, level=0.9)
+    assert np.all(np.isfinite(inside.upper)) and np.all(inside.lower > 0)
+    beyond = fit.predict(np.array([160.0]), level=0.9)
+    # No origin can measure the extrapolation error: the band stops only at the known bound.
+    assert beyond.upper[0] == pytest.approx(0.9) and beyond.lower[0] == 0
 
 
 # A member may not settle on a flat curve (its exponent is not identified); the fit says so.

@@ -211,7 +211,8 @@ def test_the_selection_of_auto_records_every_member_and_the_band():
     assert sel["method"] == "ensemble" and sel["winner"] == "ensemble"
     band = law.band
     assert sel["band"] == {"scatter": band.scatter, "kappa": band.kappa, "x_max": band.x_max,
-                           "validated": band.validated, "n_errors": band.n_errors}
+                           "validated": band.validated, "n_errors": band.n_errors,
+                           "kappa_source": "own", "dof": None}
     assert sel["user_weights"] is None and sel["reason"] == law.record.reason
     assert len(sel["members"]) == len(law.record.members) >= 2
     for entry, member in zip(sel["members"], law.record.members, strict=True):

@@ -229,6 +229,10 @@ def band_evidence(analysis: Any) -> str | None:
     if band is None:
         return None
     n = band.n_errors
+    if getattr(band, "source", "own") == "prior":
+        return ("the curve is too short for a rolling origin: the band's extrapolation rate is a "
+                "prior measured on other curves (docs/extrapolation.md, 'The band of short curves'); "
+                "--method bootstrap gives the seed-noise band of the window's power law")
     if not band.validated:
         return ("no rolling origin could validate the extrapolation of this curve, so the band "
                 "is open beyond the largest shard; --method bootstrap gives the seed-noise band "

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalinglab.laws import M4, Envelope, FloatArray, Law, PowerFloor, m4_solve
+from scalinglab.laws import M4, Envelope, FloatArray, Law, Power, PowerFloor, m4_solve
 
 __all__ = ["FORMS", "BatchFit", "batch_fit"]
 
@@ -98,6 +98,40 @@ def _weighted_line(t: FloatArray, z: FloatArray, w: FloatArray) -> tuple[FloatAr
     cov = (w * (t - mt[..., None]) * (z - mz[..., None])).sum(-1)
     q = cov / np.maximum(var, 1e-300)
     return mz - q * mt, q
+
+
+class _Power(_Form):
+    """``y = A e^{b t}`` (Hestness et al. 2017, eq. 1); u = (ln A, b), b signed.
+
+    The pure power law: linear regression of ``ln y`` on ``t``, which its start already is
+    (one LM step confirms it). ``law="auto"`` uses it only for curves of 3-4 distinct x,
+    beside the power law with a floor (``_ensemble_fit.SHORT_MEMBERS``).
+    """
+
+    name = "power"
+    k = 2
+
+    def log_pred(
+        self, u: FloatArray, d: _Data, t: FloatArray | None = None, guess: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        t = d.t if t is None else t
+        b_raw = u[:, 1:2]
+        b = np.clip(b_raw, -MAX_EXPONENT, MAX_EXPONENT)
+        lp = u[:, 0:1] + b * t
+        jac = np.stack([np.ones_like(lp), t * (np.abs(b_raw) < MAX_EXPONENT)], axis=-1)
+        return lp, jac
+
+    def starts(self, d: _Data, w: FloatArray) -> FloatArray:
+        p, q = _weighted_line(d.t, d.log_y, w)
+        return np.stack([p, np.clip(q, -MAX_EXPONENT, MAX_EXPONENT)], -1)[:, None, :]
+
+    def law(self, eps0: float) -> Law:
+        return Power()
+
+    def to_law(self, u: FloatArray, d: _Data) -> FloatArray:
+        b = float(np.clip(u[1], -MAX_EXPONENT, MAX_EXPONENT))
+        # A (x/x_ref)^b = (A x_ref^-b) x^b
+        return np.array([math.exp(u[0]) * d.x_ref ** (-b), b])
 
 
 class _PowerFloor(_Form):
@@ -253,7 +287,7 @@ class _M4(_Form):
         return np.array([b * d.x_ref ** (-c), c, a, e_inf])
 
 
-FORMS: dict[str, type[_Form]] = {"power_floor": _PowerFloor, "m4": _M4, "envelope": _Envelope}
+FORMS: dict[str, type[_Form]] = {"power": _Power, "power_floor": _PowerFloor, "m4": _M4, "envelope": _Envelope}
 
 
 @dataclass(frozen=True)

@@ -144,34 +144,59 @@ class Band:
     from. An error scale estimated from ``m`` errors calls for Student's t quantile with
     ``m`` degrees of freedom rather than the normal one (a short curve may give only one
     or two forecast errors); None uses the normal quantile.
+
+    ``source`` says where ``kappa`` came from: ``"own"`` (the curve's rolling-origin
+    forecasts), ``"prior"`` (a curve with no origin: the rate measured on other curves,
+    ``KAPPA_PRIOR`` of :mod:`scalinglab.fitting._ensemble_fit`) or ``"pooled"`` (the curve's
+    few errors pooled with the prior's). ``dof`` is then the t quantile's degrees of freedom
+    (the prior's, plus the curve's errors when pooled) in place of ``n_errors``.
     """
 
-    def __init__(self, scatter: float, kappa: float | None, x_max: float, n_errors: int | None = None) -> None:
+    def __init__(
+        self, scatter: float, kappa: float | None, x_max: float, n_errors: int | None = None,
+        *, dof: float | None = None, source: str = "own",
+    ) -> None:
         if kappa is not None and not (math.isfinite(kappa) and kappa >= 0):
             raise ValueError("The 'kappa' parameter of Band must be finite and >= 0, or None (not validated).")
         if n_errors is not None and n_errors < 1:
             raise ValueError("The 'n_errors' parameter of Band must be >= 1, or None.")
+        if dof is not None and not (math.isfinite(dof) and dof > 0):
+            raise ValueError("The 'dof' parameter of Band must be finite and > 0, or None.")
+        if source not in ("own", "prior", "pooled"):
+            raise ValueError("The 'source' parameter of Band must be 'own', 'prior' or 'pooled'.")
+        if source != "own" and (kappa is None or dof is None):
+            raise ValueError("A Band whose kappa comes from the prior needs kappa and dof.")
         self.scatter = float(scatter)
         self.kappa = None if kappa is None else float(kappa)
         self.x_max = float(x_max)
         self.n_errors = n_errors
+        self.dof = None if dof is None else float(dof)
+        self.source = source
 
     def quantile(self, level: float) -> float:
         """The two-sided quantile of the band at probability ``level``."""
         p = 0.5 + level / 2
+        dof = self.dof if self.dof is not None else self.n_errors
         # ndtri and stdtrit: scipy.stats costs ~1 s to import.
-        return float(ndtri(p) if self.n_errors is None else stdtrit(self.n_errors, p))
+        return float(ndtri(p) if dof is None else stdtrit(dof, p))
 
     @property
     def validated(self) -> bool:
-        """Whether the extrapolation rate was estimated from rolling-origin forecasts."""
+        """Whether the extrapolation rate was estimated from the curve's own rolling-origin forecasts
+        (alone or pooled with the prior's); a band from the prior alone is not validated."""
+        return self.kappa is not None and self.source != "prior"
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the band beyond ``x_max`` is finite (an extrapolation rate is known)."""
         return self.kappa is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready; ``kappa`` is None when the band is not validated."""
+        """JSON-ready; ``kappa`` is None when no rate is known (the band is open beyond ``x_max``)."""
         return {
             "scatter": self.scatter, "kappa": self.kappa, "x_max": self.x_max,
             "validated": self.validated, "n_errors": self.n_errors,
+            "kappa_source": self.source if self.kappa is not None else None, "dof": self.dof,
         }
 
 

@@ -31,7 +31,7 @@ What it does (details in ``docs/extrapolation.md``):
    forecasts (factor 1). Its quantile is Student's t with as many degrees of freedom as
    forecast errors went into ``kappa``. When no origin can score any member, nothing
    measures the extrapolation error: the band is marked not validated (``kappa`` None)
-   and is unbounded beyond ``x_max``.
+   and is unbounded beyond ``x_max`` (but on a 3-point curve, below).
 
 All forms, every prefix and every start are solved together by the batched
 Levenberg-Marquardt fit of :mod:`scalinglab.fitting._batched_lm`. The law returned is an
@@ -40,11 +40,15 @@ Levenberg-Marquardt fit of :mod:`scalinglab.fitting._batched_lm`. The law return
 
 A curve of 5 distinct x gets the members with a degree of freedom to spare (``k < n``: the
 three-parameter ones), scored from the prefix of ``k + 1`` points where no prefix holds
-``k + 2``. A curve of more than ``LONG_CURVE_POINTS`` points (a training trajectory) is
-fitted on ``LONG_CURVE_BINS`` bins of ``ln x`` (:func:`bin_curve`); the band's scatter is
-still that of every point. For losses other than ``"log"`` and for curves of fewer than 5
-distinct x, ``auto`` falls back to choosing one law by the same rolling-origin criterion
-(:func:`scalinglab.fitting._rolling_origin.select_law`).
+``k + 2``. A curve of 3-4 distinct x gets ``SHORT_MEMBERS``, the pure power law and the
+power law with a floor, averaged with equal weights and never trimmed (their scores, from
+one prefix of 3 points, rest on one forecast error each); a 3-point curve has no origin, so
+its band is not validated: its extrapolation rate is the prior ``KAPPA_PRIOR`` measured on
+other curves, with Student's t on ``KAPPA_PRIOR_DOF`` degrees of freedom. A curve of more
+than ``LONG_CURVE_POINTS`` points (a training trajectory) is fitted on ``LONG_CURVE_BINS``
+bins of ``ln x`` (:func:`bin_curve`); the band's scatter is still that of every point. For losses other than ``"log"`` and for curves
+of fewer than 3 distinct x, ``auto`` falls back to choosing one law by the same
+rolling-origin criterion (:func:`scalinglab.fitting._rolling_origin.select_law`).
 """
 
 from __future__ import annotations
@@ -90,9 +94,49 @@ KAPPA_FACTOR = 1.0
 KAPPA_MIN = 0.01
 #: Fewest points for the learned member (the network's context).
 MIN_POINTS = 6
-#: Fewest distinct x for the ensemble; below it the single-law fallback is used. A curve of
-#: 5 points gets the members with at least one degree of freedom (``k < n``).
+#: Fewest distinct x for the ensemble of AUTO_MEMBERS. A curve of 5 points gets the members
+#: with at least one degree of freedom (``k < n``).
 ENSEMBLE_MIN_POINTS = 5
+#: Members for a curve of SHORT_MIN_POINTS to ENSEMBLE_MIN_POINTS - 1 distinct x (3-4: a
+#: model-size or token sweep, or a trajectory, cut at a quarter of its range): the pure power
+#: law and the power law with a floor, with equal weights in log space. The first keeps
+#: falling, the second levels off; with no prefix long enough to tell them apart (a 4-point
+#: curve has one origin, one forecast error), their geometric mean hedges between the two and
+#: their disagreement enters the band. Before, such curves went to the single-law fallback,
+#: which could only score the pure power law and so always chose it.
+SHORT_MEMBERS: tuple[tuple[str, str, float], ...] = (
+    ("power", "power", 0.0),
+    ("power_floor", "power_floor", 0.0),
+)
+#: Fewest distinct x for the short-curve ensemble; below it the single-law fallback is used.
+SHORT_MIN_POINTS = 3
+#: The rolling origin of a short curve: its prefix holds this many distinct x (the pure power
+#: law then has one degree of freedom; the power law with a floor interpolates it).
+SHORT_PREFIX = 3
+#: The prior of the extrapolation rate, for a curve of 3 distinct x, which has no rolling
+#: origin and so cannot measure its own: the band's kappa is KAPPA_PRIOR and its quantile
+#: Student's t on KAPPA_PRIOR_DOF degrees of freedom (a scaled-inverse-chi-square prior on
+#: kappa^2, scale KAPPA_PRIOR^2, KAPPA_PRIOR_DOF degrees of freedom: one curve's rate is then
+#: t-distributed with that scale). Measured by ``python benchmarks/extrapolation_short.py
+#: --measure-kappa``: on each of 656 curves (the 107 curves of the design half of
+#: ``benchmarks/extrapolation_real.py`` but teacher_student, under the hidden set's protocol,
+#: and the 549 of 600 curves of the synthetic prior, ``sample_curve(default_rng([2030, i]))``,
+#: that have 3 distinct x up to x_max / 4, else x_max / 2), the short ensemble is fitted on 3
+#: points (nearest 3 log-spaced values up to that cut) and its forecast of the later points
+#: gives one rate, sqrt(sum e^2 / sum ln(x / x_origin)^2) (the formula of
+#: the ensemble's own kappa); a t with location 0 fitted to the rates by maximum likelihood
+#: gives the scale and the degrees of freedom (heavy-tailed: real curves alone 0.0625 / 1.35,
+#: synthetic alone 0.0591 / 1.12). None: no prior (the band is open beyond x_max).
+KAPPA_PRIOR: float | None = 0.0601
+KAPPA_PRIOR_DOF = 1.161
+#: How many curves KAPPA_PRIOR and KAPPA_PRIOR_DOF were fitted on (provenance, in the note).
+KAPPA_PRIOR_CURVES = 656
+#: Whether a 4-point curve's own kappa (one forecast error) is pooled with the prior
+#: (conjugate update: kappa^2 = (nu0 k0^2 + n k^2) / (nu0 + n), t on nu0 + n degrees of freedom).
+#: Off: measured on the design half, it halves the 4-point bands' median width (0.97 to 0.45)
+#: but their coverage goes from 0.970 to 0.977, not toward 90% (docs/extrapolation.md, "The
+#: band of short curves").
+KAPPA_POOL_SHORT = False
 #: Whether the learned extrapolator (``fitting/_learned.py``) joins the kept members with an
 #: equal weight. Off: on the benchmark the second network helps IC (0.0305 to 0.0295) but makes
 #: NMT, LM and BB worse, and no gating by its rolling-origin score helps the design half of IC
@@ -150,7 +194,8 @@ def fit_auto(
     if w_user.shape != y_arr.shape or np.any(~np.isfinite(w_user)) or np.any(w_user < 0):
         raise InputError("The 'weights' parameter of fit_law must be finite, >= 0 and one per point.")
     w_user = w_user[order]
-    if loss != "log" or len(np.unique(x_arr[w_user > 0])) < ENSEMBLE_MIN_POINTS:
+    n_distinct = len(np.unique(x_arr[w_user > 0]))
+    if loss != "log" or n_distinct < SHORT_MIN_POINTS:
         return select_law(
             x_arr, y_arr, w_user if weights is not None else None, loss=loss, eps0=eps0,
             candidates=candidates, n_origins=n_origins,
@@ -158,7 +203,8 @@ def fit_auto(
     if len(x_arr) > LONG_CURVE_POINTS:
         xb, yb, wb = bin_curve(x_arr, y_arr, w_user, LONG_CURVE_BINS)
         return _fit_ensemble(xb, yb, eps0, wb, user_weights=weights is not None, full=(x_arr, y_arr, w_user))
-    return _fit_ensemble(x_arr, y_arr, eps0, w_user, user_weights=weights is not None)
+    return _fit_ensemble(x_arr, y_arr, eps0, w_user, user_weights=weights is not None,
+                         short=n_distinct < ENSEMBLE_MIN_POINTS)
 
 
 def bin_curve(x: FloatArray, y: FloatArray, w: FloatArray, n_bins: int) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -202,7 +248,7 @@ def bin_curve(x: FloatArray, y: FloatArray, w: FloatArray, n_bins: int) -> tuple
 
 def _fit_ensemble(
     x: FloatArray, y: FloatArray, eps0: float | None, w_user: FloatArray, *, user_weights: bool = False,
-    full: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+    full: tuple[FloatArray, FloatArray, FloatArray] | None = None, short: bool = False,
 ) -> FitResult:
     # The bound rule reads the points themselves (not a long curve's bins).
     y_seen = y if full is None else full[1]
@@ -211,10 +257,15 @@ def _fit_ensemble(
     assumed_bound, bound = resolved.assumed, resolved.value
     usable = w_user > 0
     n_distinct = len(np.unique(x[usable]))
-    # Every member needs one degree of freedom on the whole curve (k < n).
-    members = [m for m in AUTO_MEMBERS if (m[1] == "power_floor" or bound > y_max) and FORMS[m[1]].k < n_distinct]
     x_max = float(np.max(x))
     rel = x / x_max
+    if short:
+        # A curve of 3-4 distinct x: the pure power law and the power law with a floor
+        # (which may interpolate it), scored from the one prefix of SHORT_PREFIX points.
+        members = [m for m in SHORT_MEMBERS if FORMS[m[1]].k <= n_distinct]
+    else:
+        # Every member needs one degree of freedom on the whole curve (k < n).
+        members = [m for m in AUTO_MEMBERS if (m[1] == "power_floor" or bound > y_max) and FORMS[m[1]].k < n_distinct]
     # Common origins: distinct prefixes with the points the most demanding member needs
     # (k + 2: two degrees of freedom). Where the curve is too short for that, the origins
     # are built for the next requirement down and the members that need more are dropped;
@@ -225,11 +276,17 @@ def _fit_ensemble(
     levels.append((k_min + 1, 1))
     cuts: list[float] = []
     need, slack = 0, 2
-    for level_need, level_slack in levels:
-        cuts = ratio_origins(x, ORIGIN_RATIOS, level_need, usable)
-        if cuts:
-            need, slack = level_need, level_slack
-            break
+    if short:
+        cuts = ratio_origins(x, ORIGIN_RATIOS, SHORT_PREFIX, usable)
+        # Every member is scored from that prefix, the power law with a floor with no
+        # degree of freedom to spare (there is no longer one).
+        need, slack = SHORT_PREFIX, SHORT_PREFIX - max(FORMS[form].k for _, form, _ in members)
+    else:
+        for level_need, level_slack in levels:
+            cuts = ratio_origins(x, ORIGIN_RATIOS, level_need, usable)
+            if cuts:
+                need, slack = level_need, level_slack
+                break
     masks = [x <= c for c in cuts]
 
     # Rows of one batched fit per form: for each member of that form, the full curve and
@@ -272,7 +329,9 @@ def _fit_ensemble(
     if validated:
         # A member without a finite score on the common origins cannot be compared: dropped.
         for label, _, _ in members:
-            if math.isfinite(scores[label]) and scores[label] > TRIM_FACTOR * best:
+            # A short curve's scores rest on one forecast error each: they cannot rank its
+            # two members, so none is trimmed (a member whose forecast is not finite still is).
+            if not short and math.isfinite(scores[label]) and scores[label] > TRIM_FACTOR * best:
                 why[label] = f"rolling-origin RMSLE {scores[label]:.3g} > {TRIM_FACTOR:g}x the best ({best:.3g})"
         kept = [label for label, _, _ in members if label not in why]
     else:
@@ -308,6 +367,17 @@ def _fit_ensemble(
         den += float(np.sum(np.log(x[ahead] / np.max(x[m])) ** 2))
         n_errors += int(np.sum(ahead))
     kappa = max(KAPPA_FACTOR * math.sqrt(num / den), KAPPA_MIN) if den > 0 else None
+    band_dof: float | None = None
+    kappa_source = "own"
+    if short and KAPPA_PRIOR is not None and (kappa is None or KAPPA_POOL_SHORT):
+        # Too few points to measure the rate: the prior's (kappa None, a 3-point curve), or the
+        # curve's few errors pooled with it as extra degrees of freedom (a 4-point curve).
+        nu0, k0 = KAPPA_PRIOR_DOF, KAPPA_PRIOR
+        if kappa is None:
+            kappa, band_dof, kappa_source = k0, nu0, "prior"
+        else:
+            pooled = (nu0 * k0**2 + n_errors * KAPPA_FACTOR**2 * num / den) / (nu0 + n_errors)
+            kappa, band_dof, kappa_source = max(math.sqrt(pooled), KAPPA_MIN), nu0 + n_errors, "pooled"
     # The scatter of the band is that of single points: on a binned long curve, of every
     # point around the ensemble (the bins' means scatter less).
     x_pts, y_pts, w_pts = (x, y, w_user) if full is None else full
@@ -329,8 +399,11 @@ def _fit_ensemble(
             f"distinct prefixes of at least {need} points)"
             if validated
             else "; not validated: no rolling origin could score a member, so the band beyond "
-            "the largest x is unbounded"
+            + ("the largest x grows at the prior rate measured on other curves" if kappa_source == "prior"
+               else "the largest x is unbounded")
         )
+        + (f"; the band's rate pools this curve's {n_errors} forecast error(s) with the prior's"
+           if kappa_source == "pooled" else "")
     )
     weight_of = {lb: float(weights[i]) for i, lb in enumerate(kept)}
     candidates = [(lb, form, recency) for lb, form, recency in members]
@@ -367,7 +440,8 @@ def _fit_ensemble(
             continue
         member_laws.append((lb, bf.form.law(bound)))
         values.append(bf.law_values(0))
-    law = Ensemble(member_laws, weights.tolist(), Band(scatter, kappa, x_max, n_errors or None),
+    band = Band(scatter, kappa, x_max, n_errors or None, dof=band_dof, source=kappa_source)
+    law = Ensemble(member_laws, weights.tolist(), band,
                    upper=None if assumed_bound else bound, record=record)
     values_arr = np.concatenate(values)
     log_mask = np.array([p.log for p in law.params])
@@ -377,6 +451,14 @@ def _fit_ensemble(
         "ensemble: the band comes from the members' spread and the curve's own rolling-origin "
         "forecasts, not from parameter standard errors (it has no parameter standard errors)"
     ]
+    if kappa_source != "own":
+        notes.append(
+            ("not validated: this curve is too short for a rolling origin, so" if kappa_source == "prior" else
+             f"short curve: its {n_errors} rolling-origin forecast error(s) are pooled with the prior, and")
+            + f" the band's extrapolation rate comes from other curves (kappa_prior {KAPPA_PRIOR:.3g} with "
+            f"{KAPPA_PRIOR_DOF:.3g} degrees of freedom, measured on {KAPPA_PRIOR_CURVES} curves; "
+            "docs/extrapolation.md, 'The band of short curves')"
+        )
     if kappa is None:
         notes.append(
             "not validated: no rolling origin could score a member of the ensemble, so the band "

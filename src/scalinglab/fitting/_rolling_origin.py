@@ -131,7 +131,7 @@ def select_law(
     """Fit the 1-input law that best forecasts the largest points of its own curve.
 
     The fallback of :func:`scalinglab.fitting.fit_auto` (which has checked the data and
-    sorted them by x) for short curves and losses other than ``"log"``.
+    sorted them by x) for curves of fewer than 3 distinct x and losses other than ``"log"``.
 
     Parameters
     ----------
