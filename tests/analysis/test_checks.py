@@ -192,3 +192,34 @@ def test_the_joint_backtest_scores_every_larger_cell_and_says_how_often_its_band
     truth_test = truth[(n > 2**15 / 8) | (m > 4.0**7 / 16)]
     inside = [c["lower"] <= t <= c["upper"] for c, t in zip(jb.cells, truth_test, strict=True)]
     assert np.mean(inside) >= 0.7
+
+
+def test_a_joint_backtest_without_finite_bands_does_not_count_them_as_misses() -> None:
+    """A surface that depends on n only: the small-cell fit cannot determine the model term,
+    its covariance is singular and there is no band; coverage is None with the reason, not
+    0% (issue 17: the charlm study's "0 of 16" was this)."""
+    from scalinglab.analysis import joint_backtest
+
+    n = np.repeat(2.0 ** np.arange(7, 15), 4)
+    m = np.tile([1e3, 4e3, 16e3, 256e3], 8)
+    jb = joint_backtest(n, m, 0.5 * n**-0.3, 0.9)
+    assert jb.reason is None and jb.n_cells > 0
+    assert jb.coverage is None and jb.n_banded == 0
+    assert jb.band_reason is not None and "singular" in jb.band_reason
+    assert jb.coverage_words().startswith("no 90% bands: coverage not measured")
+
+
+def test_budget_limited_cells_put_a_caveat_on_the_joint_backtest() -> None:
+    from scalinglab.analysis import joint_backtest
+    from scalinglab.laws import Joint
+
+    n = np.repeat(2.0 ** np.arange(8, 16), 6)
+    m = np.tile(4.0 ** np.arange(2, 8), 8)
+    y = Joint(eps0=0.9).predict(np.column_stack([n, m]), [0.5, 3.0, 0.4, 0.02, 0.3])
+    assert joint_backtest(n, m, y, 0.9, budget_limited=np.zeros(len(n), bool)).caveat is None
+    limited = (n >= 2**14) & (m >= 4.0**6)  # the largest cells ran out of steps
+    jb = joint_backtest(n, m, y, 0.9, budget_limited=limited)
+    assert (jb.n_limited_train, jb.n_limited_scored) == (0, 4)
+    assert jb.caveat is not None and jb.caveat.startswith(
+        f"0 of the {jb.n_train} fitted cells and 4 of the {jb.n_cells} scored cells were budget-limited")
+    assert "raise [budget] margin and max_factor" in jb.caveat

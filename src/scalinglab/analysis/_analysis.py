@@ -211,7 +211,13 @@ class JointBacktest:
     and by whether the fit's prediction band at ``level`` (delta method: the law's
     uncertainty plus the scatter of the small cells around it) holds the observed score.
     ``coverage`` is that fraction: a band that claims ``level`` and holds less is too narrow
-    for extrapolation.
+    for extrapolation. It is None, with ``band_reason``, when the small-cell fit has no
+    finite band (a singular covariance): no band is not a band that missed.
+
+    ``caveat`` says what makes the score an upper bound rather than the law's: cells whose
+    runs were budget-limited (``n_limited_train`` of the fitted and ``n_limited_scored`` of
+    the scored cells). The engine extends budgets only for cells near their shard's best
+    (``[budget] margin``); the joint law reads every cell.
     """
 
     n_fraction: float
@@ -224,6 +230,10 @@ class JointBacktest:
     level: float = 0.9
     coverage: float | None = None
     cells: tuple[dict[str, float | bool], ...] = ()
+    band_reason: str | None = None
+    n_limited_train: int | None = None
+    n_limited_scored: int | None = None
+    caveat: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -231,11 +241,19 @@ class JointBacktest:
         return _jsonable(out)
 
     def coverage_words(self) -> str:
-        """``"its 90% bands hold 29 of 36 cells"``, or ``""`` when nothing was scored."""
-        if self.coverage is None or self.n_cells == 0:
+        """``"its 90% bands hold 29 of 36 cells"``, ``"no 90% bands: ..."``, or ``""`` when
+        nothing was scored."""
+        if self.n_cells == 0 or self.reason is not None:
             return ""
-        held = round(self.coverage * self.n_cells)
-        return f"its {level_percent(self.level)}% bands hold {held} of {self.n_cells} cells"
+        if self.coverage is None:
+            return f"no {level_percent(self.level)}% bands: {self.band_reason}" if self.band_reason else ""
+        held = round(self.coverage * self.n_banded)
+        return f"its {level_percent(self.level)}% bands hold {held} of {self.n_banded} cells"
+
+    @property
+    def n_banded(self) -> int:
+        """Scored cells with a finite band (the denominator of ``coverage``)."""
+        return sum(1 for c in self.cells if math.isfinite(float(c["lower"])) and math.isfinite(float(c["upper"])))
 
 
 @dataclass(frozen=True)
@@ -735,6 +753,7 @@ def analyze_model_size(shard_size: np.ndarray, n_params: np.ndarray, level: floa
 def joint_backtest(
     n: np.ndarray, m: np.ndarray, y: np.ndarray, eps0: float,
     n_fraction: float = 1 / 8, m_fraction: float = 1 / 16, level: float = 0.9,
+    budget_limited: np.ndarray | None = None,
 ) -> JointBacktest:
     """Fit the joint law on the cells with small data and small models, score the others.
 
@@ -742,6 +761,9 @@ def joint_backtest(
     ----------
     n, m, y : arrays
         Data size, parameter count and score of every cell.
+    budget_limited : array of bool, optional
+        Per cell, whether its runs were budget-limited (their score is an upper bound); the
+        counts and a caveat go with the result.
     eps0 : float
         The random-guess error.
     n_fraction, m_fraction : float
@@ -759,9 +781,21 @@ def joint_backtest(
     train = small_n & small_m
     test = ~train
 
+    limited = None if budget_limited is None else np.asarray(budget_limited, dtype=bool)
+    n_lim_train = None if limited is None else int(np.sum(limited & train))
+    n_lim_test = None if limited is None else int(np.sum(limited & test))
+    caveat = None
+    if n_lim_train or n_lim_test:
+        caveat = (
+            f"{n_lim_train} of the {int(train.sum())} fitted cells and {n_lim_test} of the "
+            f"{int(test.sum())} scored cells were budget-limited: their errors are upper bounds, so "
+            "this measures the training budget as well as the law (budgets are extended only for "
+            "cells near their shard's best); raise [budget] margin and max_factor and resume the "
+            "study to train every cell to convergence")
+
     def nothing(reason: str) -> JointBacktest:
         return JointBacktest(n_fraction, m_fraction, int(train.sum()), int(test.sum()), None, None, reason,
-                             level)
+                             level, n_limited_train=n_lim_train, n_limited_scored=n_lim_test, caveat=caveat)
 
     if train.sum() < 8 or len(np.unique(n[train])) < 3 or len(np.unique(m[train])) < 2:
         return nothing(
@@ -785,7 +819,14 @@ def joint_backtest(
     scored = np.isfinite(rel)
     if not scored.any():
         return nothing("the joint law fitted on the small cells predicts no finite error beyond them")
+    banded = np.isfinite(lower) & np.isfinite(upper)
     held = (lower <= observed) & (observed <= upper)
+    coverage = float(np.mean(held[scored & banded])) if np.any(scored & banded) else None
+    band_reason = None
+    if coverage is None:
+        why = next((note for note in fit.notes if "singular" in note or "covariance" in note), None)
+        band_reason = ("coverage not measured, the small-cell fit gives no finite prediction band"
+                       + (f": {why}" if why else ""))
     beyond_n, beyond_m = ~small_n[test], ~small_m[test]
     cells = tuple(
         {"n": float(a), "m": float(b), "observed": float(o), "predicted": float(p),
@@ -797,7 +838,7 @@ def joint_backtest(
     )
     return JointBacktest(n_fraction, m_fraction, int(train.sum()), int(scored.sum()),
                          float(np.mean(rel[scored])), float(np.std(rel[scored])), None, level,
-                         float(np.mean(held[scored])), cells)
+                         coverage, cells, band_reason, n_lim_train, n_lim_test, caveat)
 
 
 def analyze_joint(curves: CurvesLike, eps0: float | None, level: float, folds: int = 10,
@@ -806,8 +847,13 @@ def analyze_joint(curves: CurvesLike, eps0: float | None, level: float, folds: i
     n = np.asarray(curves.cell_shard_size, dtype=float)
     m = np.asarray(curves.cell_n_params, dtype=float)
     y = np.asarray(curves.cell_median_min_val_error, dtype=float)
+    # StudyCurves knows which cells were budget-limited; other CurvesLike need not.
+    raw_limited = getattr(curves, "cell_budget_limited", None)
+    limited = None if raw_limited is None else np.asarray(raw_limited, dtype=bool)
     ok = np.isfinite(m) & (m > 0) & np.isfinite(y) & (y > 0)
     n, m, y = n[ok], m[ok], y[ok]
+    if limited is not None:
+        limited = limited[ok] if len(limited) == len(ok) else None
     if eps0 is None or len(np.unique(m)) < 2 or len(np.unique(n)) < 3 or len(y) < 8:
         return None
     x = np.column_stack([n, m])
@@ -833,7 +879,7 @@ def analyze_joint(curves: CurvesLike, eps0: float | None, level: float, folds: i
         cv_divergence_mean=float(np.mean(finite)) if len(finite) else math.nan,
         cv_divergence_std=float(np.std(finite)) if len(finite) else math.nan,
         cv_folds=k,
-        backtest=joint_backtest(n, m, y, eps0, *fractions, level=level),
+        backtest=joint_backtest(n, m, y, eps0, *fractions, level=level, budget_limited=limited),
     )
 
 

@@ -135,8 +135,9 @@ def check_converged(best_cells: pd.DataFrame, runs: pd.DataFrame | None) -> Chec
         "converged", "fail",
         f"{len(limited)} of {n_known} {unit} were budget-limited (best "
         f"evaluation in the last {int(100 * BUDGET_TAIL)}% of the steps, or stopped at the step "
-        f"cap) on shards {shown}: their errors are upper bounds; give the runs more steps "
-        "(epochs, step_cap) and rerun",
+        f"cap) on shards {shown}: their errors are upper bounds; raise [budget] max_factor and "
+        "resume the study (only the limited cells are rerun, with 2x, 4x... the steps), or give "
+        "every run more steps ([train] epochs, step_cap: new runs of the whole study)",
     )
 
 

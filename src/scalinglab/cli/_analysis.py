@@ -113,6 +113,8 @@ def headline_lines(analysis: Any) -> list[str]:
                 + (f"; {held}" if held else ""))
         else:
             lines.append(f"joint backtest: not run: {jb.reason}")
+        if jb.caveat:
+            lines.append(f"  caveat: {jb.caveat}")
     return lines
 
 

@@ -131,7 +131,9 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
             jb["reason"] or f"fitted on {jb['n_train']} cells with n <= N/{_num(1 / jb['n_fraction'])}, "
             f"m <= M/{_num(1 / jb['m_fraction'])}; relative error on {jb['n_cells']} larger cells"
             + (f"; {level_percent(jb['level'])}% bands held {_num(100 * jb['coverage'], 3)}% of them"
-               if jb.get("coverage") is not None else ""),
+               if jb.get("coverage") is not None else
+               (f"; {jb['band_reason']}" if jb.get("band_reason") else ""))
+            + (f". Caveat: {jb['caveat']}" if jb.get("caveat") else ""),
         ))
     if "backtest" in head:
         bt = head["backtest"]
@@ -193,6 +195,8 @@ def render_report(analysis: StudyAnalysis, spec: Mapping[str, Any] | None = None
                    if jb_.reason is None
                    else _e(f"larger cells: not run: {jb_.reason}."))
                 + "</p>")
+            if jb_.caveat:
+                sections.append(f"<div class='note'>joint backtest caveat: {_e(jb_.caveat)}</div>")
         if "joint" in a.not_estimable:
             sections.append(f"<div class='note'>joint law not estimable: {_e(a.not_estimable['joint'])}</div>")
     if a.backtest is not None:

@@ -87,13 +87,69 @@ def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
     return prefix.rstrip(".") or "spec"
 
 
-def create_study(spec: StudySpec, storage: Storage) -> StudyRecord:
-    """Store the study (or find it) and check that a stored one has the same identity.
+#: The limits a resumed study may widen (the name in the identity, and the direction that
+#: widens it): the checks' remedies ("raise [model] max_size", "raise budget.max_factor",
+#: "raise [budget] margin" so that every budget-limited cell is extended, as the joint law
+#: needs) must not need a new study. Widening only lets the planner add runs (a larger
+#: model, a longer budget) to the ones stored; narrowing would disown stored runs, so it is
+#: refused.
+WIDENABLE_LIMITS: dict[tuple[str, str], int] = {
+    ("model", "max_size"): +1,
+    ("model", "min_size"): -1,
+    ("budget", "max_factor"): +1,
+    ("budget", "margin"): +1,
+}
+
+
+def _limit_value(spec: StudySpec, table: str, name: str) -> float:
+    if table == "budget":
+        return float(spec.budget.max_factor if name == "max_factor" else spec.budget.margin)
+    return float(spec.model.upper_limit if name == "max_size" else spec.model.lower_limit)
+
+
+def _widened_limits(stored: StudySpec, spec: StudySpec) -> list[str] | None:
+    """The limits ``spec`` widens against ``stored`` ("model.max_size 16 -> 64"), when that is
+    all that differs in their identities; None when something else differs.
 
     Raises
     ------
     InputError
-        A study of that name exists with a different spec (data, model, train, search...).
+        A limit is narrowed (runs beyond the new limit are stored).
+    """
+    a, b = stored.identity(), spec.identity()
+    for (table, name) in WIDENABLE_LIMITS:
+        a[table] = {k: v for k, v in a[table].items() if k != name}
+        b[table] = {k: v for k, v in b[table].items() if k != name}
+    if a != b:
+        return None
+    changes = []
+    for (table, name), direction in WIDENABLE_LIMITS.items():
+        old, new = _limit_value(stored, table, name), _limit_value(spec, table, name)
+        if old == new:
+            continue
+        if (new - old) * direction < 0:
+            raise InputError(
+                f"The study {spec.name!r} was run with {table}.{name} = {old:g}; a resumed study "
+                f"may widen its limits (raise model.max_size, budget.max_factor or budget.margin, "
+                f"lower model.min_size) but not narrow them, since its stored runs may lie beyond "
+                f"{new:g}: keep {old:g}, or give the study a new name.", parameter="storage")
+        changes.append(f"{table}.{name} {old:g} -> {new:g}")
+    return changes
+
+
+def create_study(spec: StudySpec, storage: Storage) -> StudyRecord:
+    """Store the study (or find it) and check that a stored one has the same identity.
+
+    A stored study may be resumed with wider limits (``WIDENABLE_LIMITS``: a larger
+    ``[model] max_size``, ``[budget] max_factor`` or ``margin``, a smaller ``min_size``): the stored spec
+    then becomes ``spec`` and the planner adds the runs the wider limits allow, the remedy
+    the ``model_interior`` and ``converged`` checks name.
+
+    Raises
+    ------
+    InputError
+        A study of that name exists with a different spec (data, model, train, search...),
+        or ``spec`` narrows one of its limits.
     """
     record = storage.get_study(spec.name)
     if record is None:
@@ -101,11 +157,14 @@ def create_study(spec: StudySpec, storage: Storage) -> StudyRecord:
     stored_spec = StudySpec.from_dict(dict(record.spec))
     stored = stored_spec.identity()
     if stored != spec.identity():
-        field = _first_difference(stored, spec.identity())
-        raise InputError(
-            f"The study {spec.name!r} already exists in {storage.url} with a different "
-            f"'{field}'; give the study a new name or choose another storage with the "
-            f"'storage' parameter.", parameter="storage")
+        widened = _widened_limits(stored_spec, spec)
+        if widened is None:
+            field = _first_difference(stored, spec.identity())
+            raise InputError(
+                f"The study {spec.name!r} already exists in {storage.url} with a different "
+                f"'{field}'; give the study a new name or choose another storage with the "
+                f"'storage' parameter.", parameter="storage")
+        return storage.update_study_spec(record.id, spec.to_dict())
     if stored_spec.config_key != spec.config_key:
         # [train] changed: new runs under the new key; the study now follows the new spec
         # (status, curves and analyses use the runs of the current [train]).
@@ -406,7 +465,11 @@ def run_study(
     spec_dir = Path(spec.source).parent if spec.source is not None else None
     store = open_storage(storage, spec_dir=spec_dir)
     store.check_writable()
+    stored = store.get_study(spec.name)
     record = create_study(spec, store)
+    if progress and stored is not None and dict(stored.spec) != dict(record.spec):
+        for change in _widened_limits(StudySpec.from_dict(dict(stored.spec)), spec) or []:
+            sys.stderr.write(f"{spec.name}: resumed with a wider limit, {change}\n")
     release_orphans(store, record.id, spec.execution.stale_after_s)
     store.add_runs(record.id, plan_runs(spec, current_runs(store, record)))
 
