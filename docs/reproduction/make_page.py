@@ -491,13 +491,20 @@ def _joint_why(entry: dict[str, Any]) -> list[str]:
                 f" The fitted cells (shards {_g(fc['shards'][0], 6)}-{_g(fc['shards'][-1], 6)}, sizes "
                 f"{_g(fc['model_sizes'][0], 6)}-{_g(fc['model_sizes'][-1], 6)}) have errors "
                 f"{_g(fc['error_min'], 3)}-{_g(fc['error_max'], 3)} against eps0 = {_g(fc['eps0'], 3)}.")
+    joint = a.get("joint")
+    interp_text = ("" if not joint or joint.get("divergence_std") is None
+                   or joint["divergence_std"] <= TARGET else
+                   f" Even fitted on all {joint['n_cells']} cells the law's divergence is "
+                   f"{_pct(joint['divergence_mean'])} +- {100 * joint['divergence_std']:.1f}% (10-fold CV "
+                   f"{100 * joint['cv_divergence_std']:.1f}%): the form does not interpolate this landscape "
+                   "to the goal's 5% std, so no fit on a corner of it can extrapolate to it.")
     cb = entry.get("cell_budgets")
     budget_text = ("" if not cb or not cb["budget_limited"] else
                    f" {cb['budget_limited']} of the {cb['cells']} cells the joint law uses (each at its best "
                    f"hyperparameter point and final budget; {cb['extended']} extended) were still "
                    "budget-limited: their errors are upper bounds, on both sides of the fit.")
     return [f"- It misses issue 17's goal: {verdict.removeprefix('no (').removesuffix(')')}; {first}. "
-            f"By where the scored cells lie: {'; '.join(parts)}{worst_text}.{fit_text}{budget_text}"]
+            f"By where the scored cells lie: {'; '.join(parts)}{worst_text}.{fit_text}{interp_text}{budget_text}"]
 
 
 def _grid_text(g: dict[str, Any]) -> str:
