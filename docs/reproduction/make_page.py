@@ -497,7 +497,7 @@ def _joint_why(entry: dict[str, Any]) -> list[str]:
                    f" Even fitted on all {joint['n_cells']} cells the law's divergence is "
                    f"{_pct(joint['divergence_mean'])} +- {100 * joint['divergence_std']:.1f}% (10-fold CV "
                    f"{100 * joint['cv_divergence_std']:.1f}%): the form does not interpolate this landscape "
-                   "to the goal's 5% std, so no fit on a corner of it can extrapolate to it.")
+                   "to the goal's 5% std, so a fit on its small corner is not expected to extrapolate within it.")
     cb = entry.get("cell_budgets")
     budget_text = ("" if not cb or not cb["budget_limited"] else
                    f" {cb['budget_limited']} of the {cb['cells']} cells the joint law uses (each at its best "
