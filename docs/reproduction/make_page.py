@@ -153,17 +153,27 @@ def _times(name: str, url: str) -> dict[str, Any]:
 
 def _analysis(name: str, url: str) -> tuple[Any, dict[str, Any]]:
     """What ``scalinglab analyze STUDY --format json`` computes (the same function)."""
-    from scalinglab.cli._analysis import load_analysis
+    from scalinglab.storage import open_storage
+    from scalinglab.study import analyze_study
 
-    analysis, _ = load_analysis(name, url, None, LEVEL)
+    store = open_storage(url)
+    try:
+        analysis = analyze_study(name, store, level=LEVEL)
+    finally:
+        store.close()
     return analysis, analysis.to_dict()
 
 
 def _pruning(name: str, url: str) -> dict[str, Any]:
     """What ``scalinglab pruning STUDY --format json`` computes (the same function)."""
-    from scalinglab.cli._pruning import load_pruning
+    from scalinglab.storage import open_storage
+    from scalinglab.study import study_pruning
 
-    return dict(load_pruning(name, url, LEVEL).to_dict())
+    store = open_storage(url)
+    try:
+        return dict(study_pruning(name, store, level=LEVEL).to_dict())
+    finally:
+        store.close()
 
 
 def _cell_budgets(name: str, url: str) -> dict[str, int]:
@@ -352,14 +362,14 @@ def _joint_text(jb: dict[str, Any] | None) -> str:
 
 def _joint_coverage_text(jb: dict[str, Any] | None) -> str:
     """How many scored cells the small-cell fit's bands held (``joint_backtest.coverage``)."""
-    if not jb or jb.get("coverage") is None:
+    if not jb or jb.get("mean_relative_error") is None:
         return "n/a"
-    if jb.get("cells") and all(c.get("lower") is None or c.get("upper") is None for c in jb["cells"]):
-        # NaN bounds (a singular small-cell fit) hold nothing; the package counts them as misses.
-        return (f"no {int(100 * jb['level'])}% bands: the small-cell fit's covariance is singular, so "
-                f"`coverage` {100 * jb['coverage']:.0f}% counts bands that do not exist")
-    held = round(jb["coverage"] * jb["n_cells"])
-    return f"{int(100 * jb['level'])}% bands hold {held} of {jb['n_cells']} cells ({100 * jb['coverage']:.0f}%)"
+    level = int(100 * jb["level"])
+    if jb.get("coverage") is None:  # no finite band (a singular small-cell fit): not a miss
+        return f"no {level}% bands: {jb['band_reason']}" if jb.get("band_reason") else "n/a"
+    banded = sum(1 for c in jb.get("cells", []) if c.get("lower") is not None and c.get("upper") is not None)
+    held = round(jb["coverage"] * banded)
+    return f"{level}% bands hold {held} of {banded} cells ({100 * jb['coverage']:.0f}%)"
 
 
 def _failed(a: dict[str, Any]) -> list[dict[str, Any]]:

@@ -795,7 +795,7 @@ def joint_backtest(
 
     def nothing(reason: str) -> JointBacktest:
         return JointBacktest(n_fraction, m_fraction, int(train.sum()), int(test.sum()), None, None, reason,
-                             level, n_limited_train=n_lim_train, n_limited_scored=n_lim_test, caveat=caveat)
+                             level, n_limited_train=n_lim_train, n_limited_scored=n_lim_test)
 
     if train.sum() < 8 or len(np.unique(n[train])) < 3 or len(np.unique(m[train])) < 2:
         return nothing(
