@@ -206,7 +206,7 @@ def test_a_joint_backtest_without_finite_bands_does_not_count_them_as_misses() -
     assert jb.reason is None and jb.n_cells > 0
     assert jb.coverage is None and jb.n_banded == 0
     assert jb.band_reason is not None and "singular" in jb.band_reason
-    assert jb.coverage_words().startswith("no 90% bands: coverage not measured")
+    assert jb.coverage_words().startswith("no 90% bands: coverage not measured: the small-cell fit's covariance is singular")
 
 
 def test_budget_limited_cells_put_a_caveat_on_the_joint_backtest() -> None:

@@ -824,9 +824,10 @@ def joint_backtest(
     coverage = float(np.mean(held[scored & banded])) if np.any(scored & banded) else None
     band_reason = None
     if coverage is None:
-        why = next((note for note in fit.notes if "singular" in note or "covariance" in note), None)
-        band_reason = ("coverage not measured, the small-cell fit gives no finite prediction band"
-                       + (f": {why}" if why else ""))
+        singular = any("singular" in note for note in fit.notes)
+        band_reason = ("coverage not measured: the small-cell fit's covariance is singular (the small "
+                       "cells do not determine every parameter), so it gives no finite band"
+                       if singular else "coverage not measured: the small-cell fit gives no finite band")
     beyond_n, beyond_m = ~small_n[test], ~small_m[test]
     cells = tuple(
         {"n": float(a), "m": float(b), "observed": float(o), "predicted": float(p),
