@@ -57,6 +57,8 @@ class Study:
     question: str
     #: What the page must say about the study's size beside its numbers (hand-written prose).
     caveat: str = ""
+    #: Worker processes the study ran on (``scalinglab run --workers``).
+    workers: int = 1
 
     @property
     def export(self) -> Path:
@@ -77,11 +79,12 @@ STUDIES = (
           "Sized to finish within about an hour on 2 workers at nice 19 on the shared machine: one "
           "seed instead of two (a cell's score is one run, best over the 3 learning rates), no "
           "32,768 shard, the top shard 65,536 rather than 131,072, 40 epochs but at most 4,000 steps "
-          "(rerun at 2x, once, only for budget-limited cells within 5% of their shard's best: "
-          "`[budget]`), 10 evaluations on 16,384 validation examples (the binomial noise of an error "
+          "(budget-limited cells within 5% of their shard's best rerun at 2x, 4x and 8x: `[budget]`; "
+          "the study ran first with max_factor 2, 140 runs in 35 min, and was resumed with 8, 12 more "
+          "runs in 46 min), 10 evaluations on 16,384 validation examples (the binomial noise of an error "
           "e is sqrt((1 - e) / (16,384 e)): 3.4% relative at e = 0.05). The spec's comments give "
           "the timings it was sized from. Most cells' runs still ended at their step budget (see the "
-          "joint backtest below): the next run of this study needs more steps, not more cells."),
+          "joint backtest below): the next run of this study needs more steps, not more cells.", workers=2),
     Study("mnist1d-mlp-sgd", "MNIST-1D, 2-layer MLP, SGD + momentum 0.9",
           "the same grid with another optimizer (Hestness: the curve shifts, the exponent stays)"),
     Study("teacher-student", "noiseless teacher-student (tanh MLP)",
@@ -277,7 +280,7 @@ def compute(work: Path) -> dict[str, Any]:
         entry: dict[str, Any] = {"workload": study.workload, "question": study.question,
                                  "export": str(study.export.relative_to(DOCS)),
                                  "spec": f"reproduction/{study.spec_stem}.toml",
-                                 "caveat": study.caveat, "grid": _grid(study.export),
+                                 "caveat": study.caveat, "workers": study.workers, "grid": _grid(study.export),
                                  "import": _import(study.export, url), "times": _times(study.name, url)}
         try:
             analyses[study.name], entry["analysis"] = _analysis(study.name, url)
@@ -410,12 +413,16 @@ def _joint_meets(jb: dict[str, Any] | None) -> str:
          *([] if covered else [f"coverage outside {100 * COVERAGE[0]:.0f}-{100 * COVERAGE[1]:.0f}%"])]) + ")"
 
 
+def _workers_text(workers: int) -> str:
+    return "one worker" if workers == 1 else f"{workers} workers"
+
+
 def _study_section(name: str, entry: dict[str, Any]) -> list[str]:
     t = entry["times"]
     out = [f"## {name}: {entry['workload']}", "",
            f"What it tests: {entry['question']}. Spec [`{entry['spec']}`]({entry['spec']}), export "
            f"[`{entry['export']}`]({entry['export']}): {t['runs']} runs "
-           f"({', '.join(f'{v} {k.lower()}' for k, v in t['states'].items())}); one worker at nice 19 on "
+           f"({', '.join(f'{v} {k.lower()}' for k, v in t['states'].items())}); {_workers_text(entry.get('workers', 1))} at nice 19 on "
            f"the shared 2-core machine from {t['first_start'][:16]} to {t['last_end'][:16]} "
            f"({_minutes(t['span_s'])}); the runs' durations sum to {_minutes(t['run_time_sum_s'])}, so "
            f"about {_minutes(t['two_core_s'])} on 2 cores (2 workers, at best half; timings noisy: "
