@@ -629,7 +629,7 @@ def _pruning_section(entry: dict[str, Any] | None) -> list[str]:
 
 
 def _summary(numbers: dict[str, Any]) -> list[str]:
-    rows = ["| study | runs | span, 1 worker | on 2 cores (sum / 2) | beta_g (90%) | beta_p (90%) | "
+    rows = ["| study | runs | wall-clock span | on 2 cores (sum / 2) | beta_g (90%) | beta_p (90%) | "
             "learning-curve backtest: mean abs err, coverage | joint backtest: mean +- std | "
             "|mean|, std <= 5% | joint band coverage | failed checks |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
