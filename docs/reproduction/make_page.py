@@ -370,9 +370,8 @@ def _joint_coverage_text(jb: dict[str, Any] | None) -> str:
     level = int(100 * jb["level"])
     if jb.get("coverage") is None:  # no finite band (a singular small-cell fit): not a miss
         return f"no {level}% bands: {jb['band_reason']}" if jb.get("band_reason") else "n/a"
-    banded = sum(1 for c in jb.get("cells", []) if c.get("lower") is not None and c.get("upper") is not None)
-    held = round(jb["coverage"] * banded)
-    return f"{level}% bands hold {held} of {banded} cells ({100 * jb['coverage']:.0f}%)"
+    held = round(jb["coverage"] * jb["n_banded"])
+    return f"{level}% bands hold {held} of {jb['n_banded']} cells ({100 * jb['coverage']:.0f}%)"
 
 
 def _failed(a: dict[str, Any]) -> list[dict[str, Any]]:

@@ -188,6 +188,7 @@ def test_the_joint_backtest_scores_every_larger_cell_and_says_how_often_its_band
     assert abs(jb.mean_relative_error) < 0.05 and jb.std_relative_error < 0.08
     assert jb.coverage >= 0.7
     assert jb.coverage_words() == f"its 90% bands hold {sum(held)} of {jb.n_cells} cells"
+    assert jb.to_dict()["n_banded"] == jb.n_banded == jb.n_cells  # every cell has a finite band here
     # The truth is in the band most of the time (the band is the law's and the noise's).
     truth_test = truth[(n > 2**15 / 8) | (m > 4.0**7 / 16)]
     inside = [c["lower"] <= t <= c["upper"] for c, t in zip(jb.cells, truth_test, strict=True)]

@@ -238,6 +238,7 @@ class JointBacktest:
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["cells"] = [dict(c) for c in self.cells]
+        out["n_banded"] = self.n_banded
         return _jsonable(out)
 
     def coverage_words(self) -> str:
@@ -761,9 +762,6 @@ def joint_backtest(
     ----------
     n, m, y : arrays
         Data size, parameter count and score of every cell.
-    budget_limited : array of bool, optional
-        Per cell, whether its runs were budget-limited (their score is an upper bound); the
-        counts and a caveat go with the result.
     eps0 : float
         The random-guess error.
     n_fraction, m_fraction : float
@@ -772,6 +770,9 @@ def joint_backtest(
     level : float
         Probability content of the prediction band whose coverage of the scored cells is
         reported.
+    budget_limited : array of bool, optional
+        Per cell, whether its runs were budget-limited (their score is an upper bound); the
+        counts and a caveat go with the result.
     """
     for name, value in (("n_fraction", n_fraction), ("m_fraction", m_fraction)):
         if not 0 < value < 1:

@@ -231,7 +231,7 @@ def band_evidence(analysis: Any) -> str | None:
     if band is None:
         return None
     n = band.n_errors
-    if getattr(band, "source", "own") == "prior":
+    if band.source == "prior":
         return ("the curve is too short for a rolling origin: the band's extrapolation rate is a "
                 "prior measured on other curves (docs/extrapolation.md, 'The band of short curves'); "
                 "--method bootstrap gives the seed-noise band of the window's power law")

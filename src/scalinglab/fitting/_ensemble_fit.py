@@ -271,9 +271,6 @@ def _fit_ensemble(
     # are built for the next requirement down and the members that need more are dropped;
     # on a curve too short for any prefix of k + 2 points (5 points), the least
     # demanding members are scored from prefixes of k + 1.
-    k_min = min(FORMS[form].k for _, form, _ in members)
-    levels = [(k + 2, 2) for k in sorted({FORMS[form].k for _, form, _ in members}, reverse=True)]
-    levels.append((k_min + 1, 1))
     cuts: list[float] = []
     need, slack = 0, 2
     if short:
@@ -282,6 +279,9 @@ def _fit_ensemble(
         # degree of freedom to spare (there is no longer one).
         need, slack = SHORT_PREFIX, SHORT_PREFIX - max(FORMS[form].k for _, form, _ in members)
     else:
+        k_min = min(FORMS[form].k for _, form, _ in members)
+        levels = [(k + 2, 2) for k in sorted({FORMS[form].k for _, form, _ in members}, reverse=True)]
+        levels.append((k_min + 1, 1))
         for level_need, level_slack in levels:
             cuts = ratio_origins(x, ORIGIN_RATIOS, level_need, usable)
             if cuts:
