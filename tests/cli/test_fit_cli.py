@@ -108,6 +108,44 @@ def test_one_bad_group_is_skipped_the_rest_fitted(tmp_path: Path, curves: Path):
     assert sum("error" in f for f in fits) == 1 and len(fits) == 3
 
 
+def test_eps0_column_empty_for_a_group_means_unknown_there(tmp_path: Path, curves: Path):
+    """Error rates beside a loss with no known bound, in one file: an empty eps0 cell is 'unknown'."""
+    frame = pd.read_csv(curves)
+    frame["eps0"] = np.where(frame["model"] == "small", 0.9, np.nan)
+    mixed = pd.DataFrame({"model": "mixed", "shard_size": np.logspace(2, 5, 8),
+                          "val_error": 2 * np.logspace(2, 5, 8) ** -0.3, "eps0": [0.9] * 4 + [np.nan] * 4})
+    path = tmp_path / "eps0.csv"
+    pd.concat([frame, mixed]).to_csv(path, index=False)
+    result = run_cli("fit", str(path), "--x", "shard_size", "--y", "val_error", "--group", "model",
+                     "--law", "auto", "--eps0-col", "eps0", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    fits = {f["group"]["model"]: f for f in json.loads(result.stdout)["fits"]}
+    assert fits["small"]["selection"]["eps0"] == 0.9 and fits["small"]["selection"]["eps0_assumed"] is False
+    large_max = float(frame.loc[frame["model"] == "large", "val_error"].max())
+    assert fits["large"]["selection"]["eps0_assumed"] is True
+    assert fits["large"]["selection"]["eps0"] == pytest.approx(2 * large_max)
+    # Some cells empty and some not: that group alone is skipped, saying why.
+    assert "error" in fits["mixed"] and "constant within each group" in fits["mixed"]["error"]
+    assert "skipped group {'model': 'mixed'}" in result.stderr
+
+
+def test_eps0_below_the_data_is_a_warning_not_a_silent_cap(tmp_path: Path):
+    x = np.logspace(2, 5, 12)
+    y = 2 * x**-0.3 + 0.1  # 0.60 down to 0.13
+    path = write(tmp_path, pd.DataFrame({"n": x, "err": y, "eps0": 0.2}).to_csv(index=False), "low.csv")
+    new = write(tmp_path, "n\n100\n400000\n", "new.csv")
+    out = tmp_path / "pred.csv"
+    result = run_cli("fit", str(path), "--x", "n", "--y", "err", "--eps0-col", "eps0",
+                     "--predict", str(new), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "eps0 0.2 is not above the largest y (0.6024)" in result.stderr
+    pred = pd.read_csv(out)
+    # Before, every prediction was clipped to eps0 (0.2 at n = 100, with a band of width 0).
+    assert pred["pred"].iloc[0] == pytest.approx(y[0], rel=1e-3)
+    assert pred["pred_upper"].iloc[0] > pred["pred"].iloc[0] > 0.2
+    assert pred["pred"].iloc[1] == pytest.approx(2 * 4e5**-0.3 + 0.1, rel=0.02)
+
+
 def test_parallel_fits_equal_serial_ones(tmp_path: Path, curves: Path):
     """--jobs only spreads groups over processes: same document, same order, same failures."""
     frame = pd.read_csv(curves)

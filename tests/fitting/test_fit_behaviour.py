@@ -142,6 +142,21 @@ def test_auto_prefers_a_floor_when_there_is_one():
     assert fit.floor == pytest.approx(0.08, rel=0.1)
 
 
+@pytest.mark.parametrize("law", ["m4", "envelope", "auto"])
+def test_an_eps0_below_the_data_is_named(noisy_curve, law):
+    """A given bound the points pass cannot be the random-guess error: the fit says so."""
+    x, y = noisy_curve
+    low = 0.5 * float(np.max(y))
+    fit = fit_law(law, x, y, eps0=low)
+    assert any(f"eps0 {low:.4g} is not above the largest y" in note for note in fit.notes), fit.notes
+    assert not any("is not above" in note for note in fit_law(law, x, y, eps0=1.0).notes)
+    if law == "auto":
+        # Its saturating members are left out, and nothing is capped at the contradicted bound.
+        assert {m["law"] for m in fit.selection["members"]} == {"power_floor"}
+        first = fit.predict(x[:1])
+        assert first.value[0] > low * 1.05 and first.upper[0] > first.value[0]
+
+
 def test_compute_optimal_band_contains_point():
     law = get_law("chinchilla")
     rng = np.random.default_rng(0)

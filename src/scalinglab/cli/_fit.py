@@ -273,6 +273,10 @@ def fit_command(
     for g in fits.fitted:
         if g.fit is not None and not g.fit.converged:
             click.echo(f"warning: the fit of group {g.key} did not converge: {g.fit.message}", err=True)
+        # A given eps0 below the group's own errors (law=auto's note): the column is likely wrong.
+        for note in (g.fit.notes if g.fit is not None else ()):
+            if "is not above the largest y" in note:
+                click.echo(f"warning: group {g.key}: {note}", err=True)
 
     predictions = None
     if prediction_frame is not None:

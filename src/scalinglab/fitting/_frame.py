@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab._errors import InputError
+from scalinglab._errors import ConvergenceWarning, InputError
 from scalinglab._json import jsonable as _jsonable
 from scalinglab.fitting._fit import CURVE_METHODS, fit_law
 from scalinglab.fitting._parallel import map_chunks, worker_count
@@ -103,8 +104,13 @@ def check_columns(frame: pd.DataFrame, columns: Sequence[str], source: str) -> N
             )
 
 
-def numeric_column(frame: pd.DataFrame, col: str, source: str, positive: bool = True) -> np.ndarray:
-    """A column as floats, or an :class:`InputError` that names the first bad row."""
+def numeric_column(
+    frame: pd.DataFrame, col: str, source: str, positive: bool = True, allow_empty: bool = False
+) -> np.ndarray:
+    """A column as floats, or an :class:`InputError` that names the first bad row.
+
+    With ``allow_empty``, empty cells (and NaN) come back as NaN instead of an error.
+    """
     values = pd.to_numeric(frame[col], errors="coerce")
     bad = values.isna() & frame[col].notna()
     if bad.any():
@@ -115,13 +121,15 @@ def numeric_column(frame: pd.DataFrame, col: str, source: str, positive: bool = 
         )
     arr = values.to_numpy(dtype=float)
     non_finite = ~np.isfinite(arr)
+    if allow_empty:
+        non_finite &= ~np.isnan(arr)
     if non_finite.any():
         row = frame.index[int(np.argmax(non_finite))]
         raise InputError(
             f"The column {col!r} of {source} must be finite. Got {frame.at[row, col]!r} in row "
             f"{_row_number(frame, row)} instead (NaN, empty or inf); fix or drop that row."
         )
-    if positive and np.any(arr <= 0):
+    if positive and np.any(arr <= 0):  # NaN compares False: empty cells pass
         row = frame.index[int(np.argmax(arr <= 0))]
         raise InputError(
             f"The column {col!r} of {source} must be > 0 (scaling laws are fitted on log axes). "
@@ -168,7 +176,10 @@ def fit_frame(
     law : str
         A law name or ``"auto"``.
     eps0, eps0_column : float or str, optional
-        The random-guess error, as a value or as a column constant within each group.
+        The random-guess error, as a value or as a column constant within each group. A
+        group whose ``eps0_column`` cells are all empty has no known ``eps0`` (as if none
+        were given: e.g. a language model's loss beside error rates in one table); a group
+        with some cells empty and some not is reported as not fitted.
     loss : str
         ``"log"``, ``"huber"`` or ``"relative"``.
     n_bootstrap : int
@@ -185,6 +196,8 @@ def fit_frame(
     Returns
     -------
     FrameFit
+        One :class:`GroupFit` per group; each fit says whether it converged (its
+        ``converged`` and ``message``), so no :class:`ConvergenceWarning` is raised per group.
 
     Raises
     ------
@@ -218,7 +231,7 @@ def fit_frame(
         )
     xs = np.column_stack([numeric_column(frame, c, source) for c in x_cols])
     ys = numeric_column(frame, y, source)
-    eps0s = numeric_column(frame, eps0_column, source) if eps0_column else None
+    eps0s = numeric_column(frame, eps0_column, source, allow_empty=True) if eps0_column else None
 
     keys: list[tuple[Any, ...]]
     if group_cols:
@@ -236,13 +249,15 @@ def fit_frame(
         group_eps0 = eps0
         error = None
         if eps0s is not None:
-            values = np.unique(eps0s[idx])
-            if len(values) != 1:
+            cells = eps0s[idx]
+            values = np.unique(cells[~np.isnan(cells)])
+            if len(values) > 1 or (len(values) == 1 and np.isnan(cells).any()):
+                shown = values.tolist() + (["empty"] if np.isnan(cells).any() else [])
                 error = (
-                    f"The column {eps0_column!r} must be constant within each group. "
-                    f"Got {values.tolist()} instead."
+                    f"The column {eps0_column!r} must be constant within each group "
+                    f"(every cell empty where eps0 is not known). Got {shown} instead."
                 )
-            group_eps0 = float(values[0])
+            group_eps0 = float(values[0]) if len(values) else None
         x_group = xs[idx, 0] if len(x_cols) == 1 else xs[idx]
         jobs.append(_GroupJob(key_dict, x_group, ys[idx], group_eps0, error))
     results = _run_jobs(jobs, _FitSettings(law, loss, n_bootstrap, seed, fit_kwargs), n_jobs)
@@ -278,9 +293,12 @@ def _fit_group(job: _GroupJob, settings: _FitSettings) -> GroupFit:
     if job.error is not None:
         return GroupFit(job.key, None, None, job.error)
     try:
-        fit = fit_law(
-            settings.law, job.x, job.y, loss=settings.loss, eps0=job.eps0, **settings.fit_kwargs
-        )
+        with warnings.catch_warnings():
+            # The group's fit records it (converged, message); a warning would not say which group.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fit = fit_law(
+                settings.law, job.x, job.y, loss=settings.loss, eps0=job.eps0, **settings.fit_kwargs
+            )
         boot = fit.bootstrap(settings.n_bootstrap, seed=settings.seed) if settings.n_bootstrap > 0 else None
     except InputError as exc:
         return GroupFit(job.key, None, None, str(exc))

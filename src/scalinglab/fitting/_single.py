@@ -6,6 +6,7 @@ goes to :mod:`scalinglab.fitting._ensemble_fit`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -72,7 +73,15 @@ def fit_single(
         sqrt_w = np.sqrt(w)
     problem = Problem(law_obj, x_arr, y_arr, loss, huber_delta, fixed or None, sqrt_w)
     candidates = [np.asarray(s, dtype=float) for s in starts] if starts else law_obj.starts(x_arr, y_arr)
-    return _multistart(problem, candidates, n_starts, max_nfev)
+    result = _multistart(problem, candidates, n_starts, max_nfev)
+    if "eps0" in law_obj.constants and not bound.assumed and bound.value <= float(np.max(y_arr)):
+        # The law's curve stays below eps0, so points at or above it cannot be fitted.
+        result = dataclasses.replace(result, notes=(*result.notes, (
+            f"eps0 {bound.value:.4g} is not above the largest y ({float(np.max(y_arr)):.4g}): the "
+            f"{law_obj.name} curve stays below eps0 and cannot pass through those points; give the "
+            "metric's random-guess value (e.g. 1 - 1/K for top-1 error with K classes, ln K for a "
+            "cross-entropy)")))
+    return result
 
 
 def _start_thetas(problem: Problem, candidates: list[FloatArray], n_starts: int) -> list[FloatArray]:
