@@ -64,6 +64,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -347,6 +348,9 @@ VARIANTS: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "trim_3x": _patched(TRIM_FACTOR=3.0),
     "+m4_recent": _patched(AUTO_MEMBERS=(*_ensemble_fit.AUTO_MEMBERS, ("m4_recent", "m4", 2.0))),
     "+envelope_recent": _patched(AUTO_MEMBERS=(*_ensemble_fit.AUTO_MEMBERS, ("envelope_recent", "envelope", 2.0))),
+    # The members' Levenberg-Marquardt iterations (batch_fit's max_iter, 100 shipped).
+    "iter_400": _patched(batch_fit=functools.partial(_ensemble_fit.batch_fit, max_iter=400)),
+    "iter_1000": _patched(batch_fit=functools.partial(_ensemble_fit.batch_fit, max_iter=1000)),
 }
 
 
