@@ -9,7 +9,7 @@ import pytest
 
 from scalinglab._errors import InputError
 from scalinglab.fitting import _ensemble_fit, fit_law
-from scalinglab.fitting._ensemble_fit import LONG_CURVE_BINS, LONG_CURVE_POINTS, bin_curve
+from scalinglab.fitting._binning import LONG_CURVE_BINS, LONG_CURVE_POINTS, bin_curve
 
 
 def _trajectory(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -48,6 +48,25 @@ def test_a_long_trajectory_is_fitted_on_bins_and_keeps_the_points_scatter() -> N
     truth = 2.0 + 8.0 * x_new**-0.4
     assert abs(math.log(pred.value[0] / truth[0])) < 0.05
     assert pred.lower[0] < truth[0] < pred.upper[0]
+
+
+def test_a_long_trajectorys_bootstrap_refits_bins_as_the_fit_did() -> None:
+    """Each resample is binned like the fit's points: the identity resample gives the fit back.
+
+    Before, a resample refitted every point (not the bins), so even the identity resample gave
+    other parameters, and 100 resamples of a 5,000-point trajectory took minutes.
+    """
+    from scalinglab.fitting._bootstrap import _refit_ensemble_chunk
+
+    x, y = _trajectory(3 * LONG_CURVE_POINTS)
+    fit = fit_law("auto", x, y)
+    (identity,) = _refit_ensemble_chunk(fit.law, fit.x, fit.y, [np.ones(len(x))])
+    assert identity is not None
+    np.testing.assert_allclose(identity, fit.values, rtol=1e-6, atol=1e-12)
+    boot = fit.bootstrap(20, seed=0)
+    x_new = np.array([2 * x[-1]])
+    band = boot.predict(x_new, level=0.9)
+    assert band.lower[0] < fit.predict(x_new).value[0] < band.upper[0]
 
 
 def test_a_five_point_curve_gets_a_validated_ensemble_of_three_parameter_members() -> None:

@@ -9,7 +9,10 @@ point; :func:`refit_resamples` does the work and chooses its path by the law's t
 * an :class:`~scalinglab.fitting._ensemble.Ensemble` of ``law="auto"``: each resample keeps
   the ensemble's structure (its :class:`~scalinglab.fitting._ensemble.EnsembleRecord`) and
   refits every member, all resamples of a form in one batched fit (a resample is a row of
-  integer multiplicities).
+  integer multiplicities). A long curve (more than ``LONG_CURVE_POINTS`` points), which the
+  fit summarised in bins of ``ln x``, has each resample binned the same way and its members
+  refitted on those bins: a refit of the kind the fit was, at a cost that does not grow with
+  the curve.
 
 With ``n_jobs > 1`` the resamples are split across processes; results do not depend on it.
 """
@@ -24,6 +27,7 @@ import numpy as np
 
 from scalinglab._errors import InputError
 from scalinglab.fitting._batched_lm import batch_fit
+from scalinglab.fitting._binning import LONG_CURVE_BINS, LONG_CURVE_POINTS, bin_curve
 from scalinglab.fitting._ensemble import LEARNED_FORM, Ensemble
 from scalinglab.fitting._parallel import map_chunks, worker_count
 from scalinglab.fitting._problem import Problem
@@ -127,8 +131,22 @@ def _refit_ensemble_chunk(
     record = law.record
     assert record is not None  # checked by refit_resamples
     rows = np.array(counts, dtype=float)
-    n = len(rows)
     w_user = record.user_weights if record.user_weights is not None else np.ones(len(x))
+    if len(x) > LONG_CURVE_POINTS:
+        # As the fit did: each resample's points in bins of ln x (one batched fit per resample).
+        out: list[FloatArray | None] = []
+        for row in rows:
+            xb, yb, wb = bin_curve(x, y, row * w_user, LONG_CURVE_BINS)
+            out.extend(_refit_members(law, xb, yb, wb[None, :]))
+        return out
+    return _refit_members(law, x, y, rows * w_user)
+
+
+def _refit_members(law: Ensemble, x: FloatArray, y: FloatArray, weights: FloatArray) -> list[FloatArray | None]:
+    """Every member of ``law`` refitted once per row of point ``weights`` (B, n)."""
+    record = law.record
+    assert record is not None
+    n = len(weights)
     rel = x / np.max(x)
     parts = []
     ok = np.ones(n, dtype=bool)
@@ -138,7 +156,7 @@ def _refit_ensemble_chunk(
             parts.append(np.zeros((n, 0)))
             continue
         with np.errstate(all="ignore"):
-            bf = batch_fit(member.form, x, y, rows * (w_user * rel**member.recency), record.eps0)
+            bf = batch_fit(member.form, x, y, weights * rel**member.recency, record.eps0)
             values = np.array([bf.law_values(i) for i in range(n)])
         ok &= np.isfinite(bf.cost) & np.all(np.isfinite(values), axis=1)
         parts.append(values)

@@ -61,6 +61,7 @@ from numpy.typing import ArrayLike
 
 from scalinglab._errors import InputError
 from scalinglab.fitting._batched_lm import FORMS, batch_fit
+from scalinglab.fitting._binning import LONG_CURVE_BINS, LONG_CURVE_POINTS, bin_curve
 from scalinglab.fitting._data import validate_data
 from scalinglab.fitting._ensemble import LEARNED_FORM, Band, Ensemble, EnsembleMember, EnsembleRecord
 from scalinglab.fitting._eps0 import UNKNOWN_BOUND_FACTOR, resolve_eps0
@@ -69,7 +70,7 @@ from scalinglab.fitting._result import FitResult, build_fit_result
 from scalinglab.fitting._rolling_origin import AUTO_CANDIDATES, forecast_score, ratio_origins, select_law
 from scalinglab.laws import FloatArray, get_law
 
-__all__ = ["AUTO_CANDIDATES", "AUTO_MEMBERS", "UNKNOWN_BOUND_FACTOR", "bin_curve", "fit_auto"]
+__all__ = ["AUTO_CANDIDATES", "AUTO_MEMBERS", "UNKNOWN_BOUND_FACTOR", "fit_auto"]
 
 #: Ensemble members: (label, form, recency exponent of the weights (x / x_max)^p).
 AUTO_MEMBERS: tuple[tuple[str, str, float], ...] = (
@@ -82,10 +83,6 @@ AUTO_MEMBERS: tuple[tuple[str, str, float], ...] = (
 ORIGIN_RATIOS: tuple[float, ...] = (1.25, 2.0)
 #: A member is dropped when its validation score exceeds this multiple of the best.
 TRIM_FACTOR = 5.0
-#: Curves of more points than this (training trajectories) are fitted on LONG_CURVE_BINS
-#: bins of ln x (:func:`bin_curve`); every point still counts in the band's scatter.
-LONG_CURVE_POINTS = 500
-LONG_CURVE_BINS = 200
 #: Kept members are weighted by score^-WEIGHT_POWER (0: equal weights).
 WEIGHT_POWER = 0.0
 #: Scale of the extrapolation term of the band, calibrated on the design half of IC.
@@ -205,45 +202,6 @@ def fit_auto(
         return _fit_ensemble(xb, yb, eps0, wb, user_weights=weights is not None, full=(x_arr, y_arr, w_user))
     return _fit_ensemble(x_arr, y_arr, eps0, w_user, user_weights=weights is not None,
                          short=n_distinct < ENSEMBLE_MIN_POINTS)
-
-
-def bin_curve(x: FloatArray, y: FloatArray, w: FloatArray, n_bins: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """A long curve summarised for the fit: weighted means in equal bins of ``ln x``.
-
-    Parameters
-    ----------
-    x, y, w : arrays
-        The curve sorted by x, and per-point weights (>= 0).
-    n_bins : int
-        Number of equal bins of ``ln x`` over the curve's range, the largest x apart.
-
-    Returns
-    -------
-    tuple of arrays
-        Per non-empty bin: ``exp`` of the weighted mean of ``ln x`` and of ``ln y``, and the
-        sum of the weights (so that a least-squares fit in ``ln y`` to the bins weighs each
-        stretch of the curve as a fit to all its points would). The point at the largest
-        x is kept as it is (its own bin), so that the fit ends where the data end.
-    """
-    lx, ly = np.log(x), np.log(y)
-    last = lx >= lx[-1]
-    edges = np.linspace(lx[0], lx[-1], n_bins + 1)
-    idx = np.clip(np.searchsorted(edges, lx, side="right") - 1, 0, n_bins - 1)
-    idx = np.where(last, n_bins, idx)
-    total = np.bincount(idx, weights=w, minlength=n_bins + 1)
-    count = np.bincount(idx, minlength=n_bins + 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        wx = np.bincount(idx, weights=w * lx, minlength=n_bins + 1) / total
-        wy = np.bincount(idx, weights=w * ly, minlength=n_bins + 1) / total
-        # A bin whose points all have zero weight keeps their plain means (weight 0).
-        px = np.bincount(idx, weights=lx, minlength=n_bins + 1) / np.maximum(count, 1)
-        py = np.bincount(idx, weights=ly, minlength=n_bins + 1) / np.maximum(count, 1)
-    keep = count > 0
-    bx = np.where(total > 0, wx, px)[keep]
-    by = np.where(total > 0, wy, py)[keep]
-    out_x = np.exp(bx)
-    out_x[-1] = x[-1]  # the last bin holds the points at the largest x only: exact
-    return out_x, np.exp(by), np.asarray(total[keep], dtype=float)
 
 
 def _fit_ensemble(
