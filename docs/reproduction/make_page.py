@@ -363,11 +363,18 @@ def _joint_text(jb: dict[str, Any] | None) -> str:
             f"({jb['n_cells']} cells scored, fitted on {jb['n_train']}; {_joint_coverage_text(jb)})")
 
 
+def _percent(level: float) -> str:
+    """A level as the page prints it (0.9 -> "90"; 0.57 -> "57", not int(56.99...))."""
+    from scalinglab._format import level_percent
+
+    return level_percent(level)
+
+
 def _joint_coverage_text(jb: dict[str, Any] | None) -> str:
     """How many scored cells the small-cell fit's bands held (``joint_backtest.coverage``)."""
     if not jb or jb.get("mean_relative_error") is None:
         return "n/a"
-    level = int(100 * jb["level"])
+    level = _percent(jb["level"])
     if jb.get("coverage") is None:  # no finite band (a singular small-cell fit): not a miss
         return f"no {level}% bands: {jb['band_reason']}" if jb.get("band_reason") else "n/a"
     held = round(jb["coverage"] * jb["n_banded"])
@@ -662,7 +669,7 @@ def render(numbers: dict[str, Any]) -> str:
         "`make reproduce-docs` (docs/reproduction/make_page.py: each export is imported into a fresh "
         "SQLite database and analysed by the functions `scalinglab analyze --format json`, "
         "`scalinglab compare` and `scalinglab pruning` use; bootstraps seeded with "
-        f"{numbers['seed']}; {int(100 * numbers['level'])}% intervals). The numbers are also in "
+        f"{numbers['seed']}; {_percent(numbers['level'])}% intervals). The numbers are also in "
         "[`reproduction/page.json`](reproduction/page.json). `make reproduce` reruns the studies "
         "from their specs through `scalinglab run` (hours on 2 cores; it resumes).", "",
         "To re-analyse one study yourself:", "", "```bash",
