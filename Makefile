@@ -48,7 +48,7 @@ mutation: $(STAMP)
 	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python benchmarks/mutation.py $(MODULES)
 
 # The reproduction studies of issue 17, in the order of docs/reproduction.md (spec stems).
-REPRO_STUDIES ?= mnist1d-mlp-adam mnist1d-mlp-adam-xl mnist1d-mlp-sgd teacher-student charlm mnist1d-mlp-prune
+REPRO_STUDIES ?= mnist1d-mlp-adam mnist1d-mlp-adam-xl mnist1d-cnn mnist1d-mlp-sgd teacher-student charlm mnist1d-mlp-prune
 REPRO_DB      ?= reproduction.db
 REPRO_WORKERS ?= 2
 reproduce: $(STAMP)
