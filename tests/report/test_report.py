@@ -150,3 +150,20 @@ def test_hostile_report_is_inert_in_the_browser(hostile_file: Path, tmp_path: Pa
     assert "pwned</title>" not in dom and "<title>" in dom
     assert "<script" not in dom.lower() and "<img src=\"x\"" not in dom
     assert "&lt;script&gt;document.title" in dom
+
+
+def test_joint_backtest_figure_without_finite_bands_says_so(analysis):
+    """No finite band is not 0% coverage (the charlm and CNN figures said '0% in 90% bands')."""
+    import dataclasses
+
+    from scalinglab.analysis import joint_backtest
+
+    n = np.repeat(2.0 ** np.arange(7, 15), 4)
+    m = np.tile([1e3, 4e3, 16e3, 256e3], 8)
+    jb = joint_backtest(n, m, 0.5 * n**-0.3, 0.9)  # depends on n only: a singular small-cell fit
+    assert jb.coverage is None
+    banded = dataclasses.replace(analysis, joint=dataclasses.replace(analysis.joint, backtest=jb))
+    title = JointBacktestDisplay.from_analysis(banded).plot().ax_.get_title()
+    assert "no finite 90% bands" in title and "0% in" not in title
+    title = JointBacktestDisplay.from_analysis(analysis).plot().ax_.get_title()
+    assert f"{100 * analysis.joint.backtest.coverage:.0f}% in 90% bands" in title

@@ -14,6 +14,7 @@ from typing import Any, Self
 import numpy as np
 
 from scalinglab._errors import require_extra
+from scalinglab._format import level_percent
 from scalinglab.analysis import StudyAnalysis
 
 __all__ = [
@@ -200,12 +201,15 @@ class JointBacktestDisplay(_Display):
                         fmt="none", ecolor=_SEEDS, elinewidth=0.8, capsize=2, zorder=2)
             ax.scatter(cells["observed"][mask], cells["predicted"][mask], c=colors, marker=marker, s=22, zorder=3)
             ax.scatter([], [], color=_SEEDS, marker=marker, s=22, label=label)  # a legend entry in neutral grey
-        lo = min(cells["observed"].min(), cells["lower"].min()) * 0.9
-        hi = max(cells["observed"].max(), cells["upper"].max()) * 1.1
+        # A cell without a finite band (a singular small-cell fit) has NaN edges: not a limit.
+        lo = float(np.nanmin(np.r_[cells["observed"], cells["lower"]])) * 0.9
+        hi = float(np.nanmax(np.r_[cells["observed"], cells["upper"]])) * 1.1
         ax.plot([lo, hi], [lo, hi], color=_POINTS, lw=1, ls="--", label="perfect prediction")
+        bands = (f"no finite {level_percent(jb.level)}% bands" if jb.coverage is None else
+                 f"{100 * jb.coverage:.0f}% in {level_percent(jb.level)}% bands")
         _finish(self, ax,
                 f"Joint backtest: {100 * (jb.mean_relative_error or 0):+.1f}% +- {100 * (jb.std_relative_error or 0):.1f}%, "
-                f"{100 * (jb.coverage or 0):.0f}% in {100 * jb.level:g}% bands",
+                + bands,
                 "observed error", "predicted error (colour: data size)")
         return self
 
