@@ -219,3 +219,23 @@ def test_the_checker_sees_what_it_must():
     with pytest.raises(AssertionError, match="not in words"):
         _check_plan_json({"search_range": [10.0, 1e6], "data_size": 100.0, "data_size_interval": [20.0, None],
                           "lower_open": False, "upper_open": True, "band": "[20, ?]", "reason": None}, "x")
+
+
+def test_a_resource_warning_does_not_reach_the_output(monkeypatch):
+    """An unclosed handle collected during a command (CI saw a sqlite3 connection of an earlier
+    in-process call) must not be printed into a JSON document's stream."""
+    import warnings
+
+    import scalinglab.laws as laws
+
+    original = laws.get_law
+
+    def leaky(*args, **kwargs):
+        warnings.warn("unclosed database <sqlite3.Connection>", ResourceWarning, stacklevel=1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(laws, "get_law", leaky)
+    code, text = _main(["laws", "--format", "json"])
+    assert code == 0
+    assert "unclosed" not in text and "warning" not in text
+    assert strict_loads(text)

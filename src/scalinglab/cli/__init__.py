@@ -65,6 +65,10 @@ def main(argv: list[str] | None = None) -> None:
         # handle non-finite values themselves: they are not the user's to act on.
         warnings.simplefilter("default")
         warnings.simplefilter("ignore", RuntimeWarning)
+        # As Python's own default: an unclosed handle found by the garbage collector (e.g. a
+        # database connection of an earlier in-process call) is not the user's to act on, and
+        # printed into a JSON document's stream it corrupts it.
+        warnings.simplefilter("ignore", ResourceWarning)
         try:
             code = app.main(args=argv, prog_name="scalinglab", standalone_mode=False)
         except click.exceptions.Abort:
