@@ -25,7 +25,11 @@ def export_command(study: str, storage: str | None, out: Path) -> None:
 
         raise invalid_parameter("--out", "", "a file in an existing directory", str(out),
                                 kind="option", verb="name")
-    document = export_study(study, _open(storage))
+    store = _open(storage)
+    try:
+        document = export_study(study, store)
+    finally:
+        store.close()
     write_export(document, out)
     click.echo(f"Wrote {out}: study {study!r}, {len(document['runs'])} runs.")
 
@@ -44,7 +48,11 @@ def import_command(file: Path, storage: str | None, name: str | None, fmt: str) 
     from scalinglab.study import import_study, read_export
 
     checked = read_export(file, name=name)  # all checked before the storage is opened
-    summary = import_study(checked, open_storage(storage))
+    store = open_storage(storage)
+    try:
+        summary = import_study(checked, store)
+    finally:
+        store.close()
     if fmt == "json":
         click.echo(json.dumps(summary.to_dict(), indent=2))
         return
