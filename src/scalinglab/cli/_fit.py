@@ -229,7 +229,7 @@ def fit_command(
     Example:
       scalinglab fit runs.csv --x shard_size --y val_error --group model --law power_floor
     """
-    from scalinglab.fitting import CURVE_METHODS, fit_frame, prediction_table
+    from scalinglab.fitting import CURVE_METHODS, Eps0, fit_frame, prediction_table
     from scalinglab.laws import get_law
 
     if law not in CURVE_METHODS:
@@ -273,9 +273,9 @@ def fit_command(
     for g in fits.fitted:
         if g.fit is not None and not g.fit.converged:
             click.echo(f"warning: the fit of group {g.key} did not converge: {g.fit.message}", err=True)
-        # A given eps0 below the group's own errors (law=auto's note): the column is likely wrong.
+        # A given eps0 not above the group's own errors (Eps0.contradiction): the column is likely wrong.
         for note in (g.fit.notes if g.fit is not None else ()):
-            if "is not above the largest y" in note:
+            if Eps0.CONTRADICTED in note:
                 click.echo(f"warning: group {g.key}: {note}", err=True)
 
     predictions = None

@@ -400,9 +400,11 @@ def _fit_ensemble(
         values.append(bf.law_values(0))
     band = Band(scatter, kappa, x_max, n_errors or None, dof=band_dof, source=kappa_source)
     # A given eps0 that the data pass is no bound of this curve: nothing is capped at it.
-    bound_contradicted = not assumed_bound and bound <= y_max
+    contradiction = resolved.contradiction(
+        y_max, "the saturating members (m4, envelope), which need every y below the bound, were left "
+        "out, and the band is not capped at it")
     law = Ensemble(member_laws, weights.tolist(), band,
-                   upper=None if assumed_bound or bound_contradicted else bound, record=record)
+                   upper=None if assumed_bound or contradiction else bound, record=record)
     values_arr = np.concatenate(values)
     log_mask = np.array([p.log for p in law.params])
     theta = np.where(log_mask, np.log(np.maximum(values_arr, 1e-300)), values_arr)
@@ -429,13 +431,8 @@ def _fit_ensemble(
             f"long curve: the members were fitted to {len(x)} bins of ln x (weighted means of ln y) "
             f"summarising its {len(x_pts)} points; the band's scatter is that of the points"
         )
-    if bound_contradicted:
-        notes.append(
-            f"eps0 {bound:.4g} is not above the largest y ({y_max:.4g}): the saturating members "
-            "(m4, envelope), which need every y below the bound, were left out, and the band is "
-            "not capped at it; give the metric's random-guess value (e.g. 1 - 1/K for top-1 error "
-            "with K classes, ln K for a cross-entropy) or leave eps0 out"
-        )
+    if contradiction:
+        notes.append(contradiction)
     if assumed_bound:
         notes.append(
             f"no eps0 given: the saturating members assume the loss starts at most at "

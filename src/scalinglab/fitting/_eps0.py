@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -35,6 +36,23 @@ class Eps0:
 
     value: float
     assumed: bool
+
+    #: The words of :meth:`contradiction`'s note that say the data pass the bound.
+    CONTRADICTED: ClassVar[str] = "is not above the largest y"
+
+    def contradiction(self, y_max: float, consequence: str) -> str | None:
+        """The note of a fit whose given ``eps0`` is not above its largest error, else ``None``.
+
+        A random-guess error is a bound of the metric: points at or above it mean the value
+        given is not that bound. ``consequence`` says what the fit did about it.
+        """
+        if self.assumed or self.value > y_max:
+            return None
+        return (
+            f"eps0 {self.value:.4g} {self.CONTRADICTED} ({y_max:.4g}): {consequence}; give the "
+            "metric's random-guess value (e.g. 1 - 1/K for top-1 error with K classes, ln K for a "
+            "cross-entropy) or leave eps0 out"
+        )
 
     @property
     def note(self) -> str | None:

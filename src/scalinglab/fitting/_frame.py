@@ -249,10 +249,10 @@ def fit_frame(
         group_eps0 = eps0
         error = None
         if eps0s is not None:
-            cells = eps0s[idx]
-            values = np.unique(cells[~np.isnan(cells)])
-            if len(values) > 1 or (len(values) == 1 and np.isnan(cells).any()):
-                shown = values.tolist() + (["empty"] if np.isnan(cells).any() else [])
+            empty = np.isnan(eps0s[idx])
+            values = np.unique(eps0s[idx][~empty])
+            if len(values) > 1 or (len(values) == 1 and empty.any()):
+                shown = values.tolist() + (["empty"] if empty.any() else [])
                 error = (
                     f"The column {eps0_column!r} must be constant within each group "
                     f"(every cell empty where eps0 is not known). Got {shown} instead."

@@ -74,13 +74,11 @@ def fit_single(
     problem = Problem(law_obj, x_arr, y_arr, loss, huber_delta, fixed or None, sqrt_w)
     candidates = [np.asarray(s, dtype=float) for s in starts] if starts else law_obj.starts(x_arr, y_arr)
     result = _multistart(problem, candidates, n_starts, max_nfev)
-    if "eps0" in law_obj.constants and not bound.assumed and bound.value <= float(np.max(y_arr)):
-        # The law's curve stays below eps0, so points at or above it cannot be fitted.
-        result = dataclasses.replace(result, notes=(*result.notes, (
-            f"eps0 {bound.value:.4g} is not above the largest y ({float(np.max(y_arr)):.4g}): the "
-            f"{law_obj.name} curve stays below eps0 and cannot pass through those points; give the "
-            "metric's random-guess value (e.g. 1 - 1/K for top-1 error with K classes, ln K for a "
-            "cross-entropy)")))
+    contradiction = bound.contradiction(
+        float(np.max(y_arr)), f"the {law_obj.name} curve stays below eps0 and cannot pass through those points"
+    ) if "eps0" in law_obj.constants else None
+    if contradiction is not None:
+        result = dataclasses.replace(result, notes=(*result.notes, contradiction))
     return result
 
 
